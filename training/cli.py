@@ -102,7 +102,136 @@ def _add_data(subparsers) -> None:
     split.set_defaults(func=cmd_data_split)
 
 
-REGISTRARS: list[Callable] = [_add_data]
+# ----------------------------------------------------------------------------- model
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.train import train
+
+    config = cfg.from_args(cfg.TrainConfig, args)
+    result = train(config)
+    print(json.dumps({"model": str(result.out_dir), "version": result.version, "validation_macro_f1": round(result.validation.macro_f1, 4),
+                      "test_macro_f1": round(result.test.macro_f1, 4), "test_ece": round(result.test.ece, 4),
+                      "temperature": round(result.temperature, 4), "needs_review_threshold": round(result.threshold, 4),
+                      "seconds": round(result.seconds, 1)}))
+    return 0
+
+
+def _model_dir(value: str | None) -> Path:
+    from training.archive import latest_model_dir
+    from training.errors import ModelError
+
+    path = Path(value) if value else latest_model_dir(paths.models_dir())
+    if not path.exists():
+        raise ModelError(f"{path}: model folder not found", "train one with `feedback train`, or pass --model DIR")
+    return path
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training.data import load_examples
+    from training.evaluate import evaluate_predictions, save_plots
+    from training.inference import load_model, predict_proba
+
+    loaded = load_model(_model_dir(args.model))
+    examples = load_examples(Path(args.data))
+    proba = predict_proba(loaded, [e.text for e in examples])
+    report = evaluate_predictions([e.label for e in examples], proba, [e.text for e in examples], [e.source for e in examples])
+    print(report.table())
+    if args.json:
+        report.save(args.json)
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.plots:
+        for path in save_plots(report, args.plots, title=Path(args.data).stem):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from training.compare import run_compare
+
+    config = cfg.from_args(cfg.CompareConfig, args)
+    result = run_compare(config)
+    print(result["table"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(result["json"], indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from training.archive import build_archive
+
+    path = build_archive(cfg.from_args(cfg.ArchiveConfig, args))
+    print(path)
+    return 0
+
+
+def _add_model(subparsers) -> None:
+    train = _sub(subparsers, "train", "Fine-tune the classifier (transformers Trainer) and calibrate it.")
+    cfg.add_arguments(train, cfg.TrainConfig)
+    train.set_defaults(func=cmd_train)
+    evaluate = _sub(subparsers, "evaluate", "Evaluate a trained model on any JSONL with text and label.")
+    evaluate.add_argument("--model", help="trained model folder (default: the highest models/v<N>)")
+    evaluate.add_argument("--data", required=True, help="JSONL with text and label (and optional source)")
+    evaluate.add_argument("--json", help="write the full report as JSON here")
+    evaluate.add_argument("--plots", help="write confusion-matrix and reliability PNGs into this folder")
+    evaluate.set_defaults(func=cmd_evaluate)
+    compare = _sub(subparsers, "compare", "Compare baselines and the fine-tuned model; writes docs/MODEL_REPORT.md.")
+    cfg.add_arguments(compare, cfg.CompareConfig)
+    compare.add_argument("--json", help="write the comparison as JSON here")
+    compare.set_defaults(func=cmd_compare)
+    archive = _sub(subparsers, "archive", "Pack a trained model as model_store/feedback-classifier-v<N>.mar.")
+    cfg.add_arguments(archive, cfg.ArchiveConfig)
+    archive.set_defaults(func=cmd_archive)
+
+
+# ----------------------------------------------------------------------------- serving
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from training import serve
+
+    config = cfg.from_args(cfg.ServeConfig, args)
+    if args.serve_command == "start":
+        inst = serve.start(config)
+        for name, url in inst["urls"].items():
+            print(f"{name}: {url}")
+        print(f"model: {inst['archive']}")
+        print(f"key file: {inst['key_file']}")
+        return 0
+    if args.serve_command == "stop":
+        stopped = serve.stop(config)
+        print("stopped" if stopped else f"no server running for {config.state_dir}")
+        return 0
+    info = serve.status(config)
+    print(json.dumps(info, indent=2))
+    return 0 if info["running"] else 1
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from training.classify import classify_command
+
+    return classify_command(args)
+
+
+def _add_serving(subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="start, stop or inspect the local TorchServe", description="Manage one TorchServe instance.")
+    inner = serve.add_subparsers(dest="serve_command", required=True, metavar="{start,stop,status}")
+    for name, text in (("start", "Start TorchServe with the default model version and wait until it is READY."),
+                       ("stop", "Stop this state directory's TorchServe."),
+                       ("status", "Show whether the server runs, its URLs and model versions.")):
+        sub = _sub(inner, name, text, f"serve {name}")
+        cfg.add_arguments(sub, cfg.ServeConfig)
+        sub.set_defaults(func=cmd_serve)
+    classify = _sub(subparsers, "classify", "Classify texts or a file against the running server (headless).")
+    classify.add_argument("texts", nargs="*", help="texts to classify")
+    classify.add_argument("--file", help="CSV (with a text column), JSONL or TXT to classify")
+    classify.add_argument("--out", help="write results here (.csv or .jsonl); default: JSON lines on stdout")
+    classify.add_argument("--text-column", help="CSV/JSONL column holding the text (default: guessed, e.g. text)")
+    classify.add_argument("--url", default=None, help="inference URL (default: from the server's state directory, else http://127.0.0.1:8080)")
+    classify.add_argument("--key-file", default=None, help="TorchServe key_file.json (default: in the state directory)")
+    classify.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default: 30)")
+    classify.set_defaults(func=cmd_classify)
+
+
+REGISTRARS: list[Callable] = [_add_data, _add_model, _add_serving]
 
 
 def build_parser() -> argparse.ArgumentParser:

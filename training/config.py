@@ -101,6 +101,25 @@ class ServeConfig:
             raise ValueError(f"port_base must be between 1024 and 65000. But it was: {self.port_base}")
 
 
+@dataclass
+class CompareConfig:
+    """Settings of ``feedback compare``."""
+
+    model: Path | None = _help("Fine-tuned model folder (default: the highest models/v<N>).", default=None)
+    data: Path = _help("Our labelled JSONL.", default_factory=paths.data_file)
+    splits: Path = _help("Split file.", default_factory=paths.splits_file)
+    external: Path | None = _help("External evaluation JSONL (measured only).", default_factory=paths.external_eval_file)
+    report: Path | None = _help("Markdown report to write.", default_factory=lambda: paths.REPO_ROOT / "docs" / "MODEL_REPORT.md")
+    base_model: str = _help("Encoder for the linear probe.", default=DEFAULT_BASE_MODEL)
+    skip_probe: bool = _help("Leave out the frozen-encoder probe (faster).", default=False)
+
+    def __post_init__(self) -> None:
+        self.model = Path(self.model) if self.model else None
+        self.data, self.splits = Path(self.data), Path(self.splits)
+        self.external = Path(self.external) if self.external else None
+        self.report = Path(self.report) if self.report else None
+
+
 def _base_type(tp: Any) -> Any:
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         args = [a for a in typing.get_args(tp) if a is not type(None)]

@@ -1,0 +1,1 @@
+"""The TorchServe handler. ``feedback_handler.py`` is packed alone into each ``.mar``."""

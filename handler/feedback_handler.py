@@ -1,0 +1,302 @@
+"""TorchServe handler for the feedback classifier.
+
+Packed alone into the ``.mar``: TorchServe imports this file by its bare name, so it
+imports nothing from ``training`` or ``client``. Labels come from the model's own
+``config.json``; temperature, review threshold, max length and threads from
+``setup_config.json`` written by ``feedback archive``.
+
+The top half is plain functions (request parsing, validation, response building) that
+tests import without a server. The bottom half is the ``BaseHandler`` subclass.
+
+Why per-item errors: TorchServe fails *every* request of a batch when the handler raises
+(``ts/service.py`` ``predict``), so a bad request gets a 400 through
+``context.set_response_status(code, message, idx)`` and an error entry in its place,
+and the others in the batch are classified.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ITEMS = 256
+CHARS_PER_TOKEN_CAP = 24  # no word-piece is longer; cutting here first keeps a 1 MB text cheap
+FORM_HINT = "send the text as the request body with Content-Type: text/plain, or JSON {\"text\": \"...\"}"
+
+
+class RequestError(ValueError):
+    """A request the handler refuses (HTTP 400), with a one-line message."""
+
+
+@dataclass
+class Item:
+    text: str | None
+    id: Any = None
+    has_id: bool = False
+    error: str | None = None
+    logits: list[float] | None = None
+    truncated: bool = False
+
+
+@dataclass
+class Parsed:
+    """One TorchServe request: a single item or a list of items, or a request-level error."""
+
+    items: list[Item] = field(default_factory=list)
+    is_list: bool = False
+    error: str | None = None
+
+
+def _decode(raw: bytes | bytearray) -> str:
+    try:
+        return bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(f"the body is not valid UTF-8 (byte {exc.start}); send UTF-8 text") from None
+
+
+def _item(value: Any, item_id: Any = None, has_id: bool = False) -> Item:
+    if not isinstance(value, str):
+        kind = "missing" if value is None else f"a {type(value).__name__}"
+        return Item(None, item_id, has_id, f"text must be a string, got {kind}")
+    if not value.strip():
+        return Item(None, item_id, has_id, "text is empty")
+    return Item(value, item_id, has_id)
+
+
+def parse_payload(payload: Any, max_items: int = DEFAULT_MAX_ITEMS) -> Parsed:
+    """A decoded JSON body -> Parsed. Raises RequestError for a request-level problem."""
+    if isinstance(payload, list):
+        payload = {"items" if any(isinstance(p, dict) for p in payload) else "texts": payload}
+    if not isinstance(payload, dict):
+        raise RequestError('expected a JSON object: {"text": ...}, {"texts": [...]} or {"items": [{"id", "text"}, ...]}')
+    if "texts" in payload or "items" in payload:
+        key = "texts" if "texts" in payload else "items"
+        values = payload[key]
+        if not isinstance(values, list):
+            raise RequestError(f"{key!r} must be a JSON array")
+        if not values:
+            raise RequestError(f"{key!r} is empty")
+        if len(values) > max_items:
+            raise RequestError(f"too many items: {len(values)}; at most {max_items} per request")
+        if key == "texts":
+            return Parsed([_item(v) for v in values], is_list=True)
+        items = []
+        for value in values:
+            if isinstance(value, dict):
+                items.append(_item(value.get("text"), value.get("id"), "id" in value))
+            else:
+                items.append(Item(None, None, False, 'each item must be an object {"id": ..., "text": ...}'))
+        return Parsed(items, is_list=True)
+    if "text" in payload:
+        item = _item(payload["text"], payload.get("id"), "id" in payload)
+        if item.error:
+            raise RequestError(item.error)
+        return Parsed([item])
+    raise RequestError('no "text" field; expected {"text": ...}, {"texts": [...]} or {"items": [{"id", "text"}, ...]}')
+
+
+def parse_request(row: dict[str, Any], content_type: str | None, max_items: int = DEFAULT_MAX_ITEMS) -> Parsed:
+    """One request as TorchServe hands it over -> Parsed (never raises).
+
+    ``row`` maps parameter names to values: ``body`` for a raw body (already a dict for
+    valid JSON, a str for text/*, bytes otherwise, and bytes for *broken* JSON), or the
+    form fields of a form post.
+    """
+    try:
+        if "body" in row or "data" in row:
+            value = row.get("body", row.get("data"))
+            ctype = (content_type or "").split(";")[0].strip().lower()
+            if isinstance(value, (dict, list)):
+                return parse_payload(value, max_items)
+            if isinstance(value, (bytes, bytearray)):
+                text = _decode(value)
+                if ctype == "application/json":
+                    try:
+                        return parse_payload(json.loads(text), max_items)
+                    except json.JSONDecodeError as exc:
+                        raise RequestError(f"broken JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+                value = text
+            item = _item(value)
+            if item.error:
+                raise RequestError(item.error)
+            return Parsed([item])
+        if "text" in row:
+            value = row["text"]
+            item = _item(_decode(value) if isinstance(value, (bytes, bytearray)) else value)
+            if item.error:
+                raise RequestError(item.error)
+            return Parsed([item])
+        raise RequestError(f"no text received: {FORM_HINT} (a form post needs a field named text)")
+    except RequestError as exc:
+        return Parsed(error=str(exc))
+
+
+def softmax(logits: list[float], temperature: float) -> list[float]:
+    import math
+
+    scaled = [v / temperature for v in logits]
+    top = max(scaled)
+    exps = [math.exp(v - top) for v in scaled]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def build_prediction(
+    probs: list[float], labels: list[str], threshold: float, version: str, truncated: bool, item: Item
+) -> dict[str, Any]:
+    """The response for one classified item."""
+    best = max(range(len(probs)), key=probs.__getitem__)
+    out: dict[str, Any] = {}
+    if item.has_id:
+        out["id"] = item.id
+    out.update(
+        {
+            "label": labels[best],
+            "confidence": round(probs[best], 6),
+            "scores": {label: round(p, 6) for label, p in zip(labels, probs)},
+            "needs_review": probs[best] < threshold,
+            "model_version": version,
+            "truncated": truncated,
+        }
+    )
+    return out
+
+
+def build_error(item: Item) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": item.id} if item.has_id else {}
+    out["error"] = item.error
+    return out
+
+
+def cut_text(text: str, max_length: int) -> tuple[str, bool]:
+    """Cut very long text before tokenizing; True when something was cut."""
+    cap = max_length * CHARS_PER_TOKEN_CAP
+    return (text[:cap], True) if len(text) > cap else (text, False)
+
+
+# ----------------------------------------------------------------------------- handler
+
+try:
+    from ts.torch_handler.base_handler import BaseHandler
+except ImportError:  # tests of the pure functions run without TorchServe importable
+    BaseHandler = object  # type: ignore[assignment,misc]
+
+
+class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
+    """Batched text classification with calibrated confidences and per-item errors."""
+
+    def initialize(self, context: Any) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        model_dir = Path(context.system_properties.get("model_dir"))
+        setup_path = model_dir / "setup_config.json"
+        if not setup_path.exists():
+            raise RuntimeError(f"setup_config.json not found in {model_dir}; rebuild the archive with `feedback archive`")
+        self.setup = json.loads(setup_path.read_text(encoding="utf-8"))
+        for key in ("temperature", "needs_review_threshold", "max_length", "threads"):
+            if key not in self.setup:
+                raise RuntimeError(f"setup_config.json in {model_dir} has no {key!r}; rebuild the archive with `feedback archive`")
+        torch.set_num_threads(int(self.setup["threads"]))
+        self.device = torch.device("cpu")
+        self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        config = self.model.config
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.version = str(context.manifest.get("model", {}).get("modelVersion") or self.setup.get("version", ""))
+        self.max_items = int(self.setup.get("max_items", DEFAULT_MAX_ITEMS))
+        self.batch_size = int(self.setup.get("inference_batch_size", 32))
+        self.initialized = True
+        logger.info("feedback model v%s loaded from %s (%d labels, %d threads)", self.version, model_dir, len(self.labels), self.setup["threads"])
+
+    def preprocess(self, data: list[dict[str, Any]]) -> list[Parsed]:
+        parsed = []
+        for idx, row in enumerate(data):
+            header = self.context.get_request_header(idx, "body") if "body" in row else None
+            content_type = header.get("content-type") if isinstance(header, dict) else None
+            parsed.append(parse_request(row, content_type, self.max_items))
+        return parsed
+
+    def inference(self, parsed: list[Parsed], *args: Any, **kwargs: Any) -> list[Parsed]:
+        """Classify every valid item of every request together, shortest first, padded per batch."""
+        import torch
+
+        todo = [item for request in parsed if not request.error for item in request.items if not item.error]
+        start = time.perf_counter()
+        cut = [cut_text(item.text or "", int(self.setup["max_length"])) for item in todo]
+        order = sorted(range(len(todo)), key=lambda i: len(cut[i][0]))
+        max_length = int(self.setup["max_length"])
+        with torch.inference_mode():
+            for begin in range(0, len(order), self.batch_size):
+                idx = order[begin : begin + self.batch_size]
+                texts = [cut[i][0] for i in idx]
+                lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False, verbose=False)["input_ids"]]
+                enc = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+                logits = self.model(**enc.to(self.device)).logits.float().cpu().tolist()
+                for i, row_logits, n_tokens in zip(idx, logits, lengths):
+                    todo[i].logits = row_logits
+                    todo[i].truncated = cut[i][1] or n_tokens > max_length
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        metrics = self.context.metrics
+        metrics.add_metric("FeedbackBatchItems", len(todo), "count", None, [], _histogram_type())
+        metrics.add_time("FeedbackInferenceMs", round(elapsed_ms, 2), None, "ms")
+        return parsed
+
+    def postprocess(self, parsed: list[Parsed]) -> list[Any]:
+        from ts.metrics.dimension import Dimension
+
+        threshold = float(self.setup["needs_review_threshold"])
+        temperature = float(self.setup["temperature"])
+        responses: list[Any] = []
+        metrics = self.context.metrics
+        for idx, request in enumerate(parsed):
+            if request.error:
+                self.context.set_response_status(400, request.error, idx)
+                responses.append({"error": request.error})
+                logger.info("request %d refused: %s", idx, request.error)
+                continue
+            out = []
+            for item in request.items:
+                if item.error:
+                    out.append(build_error(item))
+                    continue
+                probs = softmax(item.logits or [], temperature)
+                prediction = build_prediction(probs, self.labels, threshold, self.version, item.truncated, item)
+                metrics.add_counter("FeedbackPredictions", 1, None, [Dimension("label", prediction["label"])])
+                if prediction["needs_review"]:
+                    metrics.add_counter("FeedbackLowConfidence", 1, None, [])
+                logger.debug("request %d: label=%s chars=%d", idx, prediction["label"], len(item.text or ""))
+                out.append(prediction)
+            responses.append(out if request.is_list else out[0])
+        return responses
+
+
+def _histogram_type() -> Any:
+    from ts.metrics.metric_type_enum import MetricTypes
+
+    return MetricTypes.HISTOGRAM
+
+
+_service: FeedbackHandler | None = None
+
+
+def handle(data: list[dict[str, Any]] | None, context: Any) -> list[Any] | None:
+    """TorchServe's entry point.
+
+    TorchServe accepts a module with exactly one class, or a ``handle`` function; this file
+    also holds the small request dataclasses, so the function is the entry point. TorchServe
+    calls it once with ``data=None`` when the worker loads, which is when the model loads.
+    """
+    global _service
+    if _service is None:
+        _service = FeedbackHandler()
+        _service.initialize(context)
+    if data is None:
+        return None
+    return _service.handle(data, context)

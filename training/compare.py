@@ -1,0 +1,108 @@
+"""``feedback compare``: baselines and the fine-tuned model on the same split, one table.
+
+Evaluated on our fixed test split and on ``../shared/eval/external_eval.jsonl`` (per
+source too). The external set is only measured and reported, never trained or tuned on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training import paths
+from training.baselines import LinearProbe, majority, tfidf_logreg
+from training.config import CompareConfig
+from training.data import Example, load_examples, load_splits, split_examples
+from training.evaluate import EvalReport, evaluate_predictions, save_plots
+from training.inference import load_model, predict_proba
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Row:
+    system: str
+    dataset: str
+    report: EvalReport
+    train_seconds: float
+    items_per_second: float
+
+
+def _measure(system: Any, name: str, dataset: str, items: list[Example], train_seconds: float) -> Row:
+    started = time.perf_counter()
+    proba = system(items)
+    seconds = max(time.perf_counter() - started, 1e-9)
+    report = evaluate_predictions([e.label for e in items], proba, [e.text for e in items], [e.source for e in items])
+    return Row(name, dataset, report, train_seconds, len(items) / seconds)
+
+
+def run_compare(config: CompareConfig) -> dict[str, Any]:
+    from training.archive import latest_model_dir
+    from training.train import resolve_base_model
+
+    parts = split_examples(load_examples(config.data), load_splits(config.splits))
+    train, test = parts["train"], parts["test"]
+    datasets = {"our test split": test}
+    if config.external and config.external.exists():
+        datasets["external eval"] = load_examples(config.external)
+    texts, labels = [e.text for e in train], [e.label for e in train]
+    systems: list[tuple[str, Any, float]] = []
+    for baseline in [majority(), tfidf_logreg()] + ([] if config.skip_probe else [LinearProbe(resolve_base_model(config.base_model))]):
+        started = time.perf_counter()
+        logger.info("fitting %s", baseline.name)
+        baseline.fit(texts, labels)
+        systems.append((baseline.name, lambda items, b=baseline: b.predict_proba([e.text for e in items]), time.perf_counter() - started))
+    model_dir = config.model or latest_model_dir(paths.models_dir())
+    loaded = load_model(model_dir)
+    systems.append((f"fine-tuned v{loaded.card.get('version', '?')}", lambda items: predict_proba(loaded, [e.text for e in items]), float(loaded.card.get("training_seconds", 0.0))))
+    rows = [_measure(fn, name, ds_name, items, secs) for name, fn, secs in systems for ds_name, items in datasets.items()]
+    table = format_table(rows)
+    if config.report:
+        write_report(config.report, rows, model_dir)
+    return {"table": table, "json": [_row_json(r) for r in rows]}
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    return {
+        "system": row.system,
+        "dataset": row.dataset,
+        "n": row.report.n,
+        "macro_f1": row.report.macro_f1,
+        "accuracy": row.report.accuracy,
+        "ece": row.report.ece,
+        "train_seconds": row.train_seconds,
+        "items_per_second": row.items_per_second,
+        "by_source": row.report.by_source,
+        "per_class": row.report.per_class,
+    }
+
+
+def format_table(rows: list[Row]) -> str:
+    lines = [f"| system | dataset | n | macro-F1 | accuracy | ECE | train s | items/s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r.system} | {r.dataset} | {r.report.n} | {r.report.macro_f1:.3f} | {r.report.accuracy:.3f} | {r.report.ece:.3f} | {r.train_seconds:.1f} | {r.items_per_second:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_report(path: Path, rows: list[Row], model_dir: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = path.parent / "img"
+    sections = ["# Model report", "", "Written by `feedback compare`. Same training split for every system; the external set is measured only, never trained or tuned on.", "", format_table(rows), ""]
+    for r in rows:
+        if r.system.startswith("fine-tuned"):
+            slug = "test" if r.dataset.startswith("our") else "external"
+            plots = save_plots(r.report, img / slug, title=f"({r.dataset})")
+            sections += [f"## Fine-tuned model on {r.dataset}", "", "```", r.report.table(), "```", ""]
+            sections += [f"![{p.stem}](img/{slug}/{p.name})" for p in plots] + [""]
+    ext = [r for r in rows if r.dataset == "external eval" and r.report.by_source]
+    if ext:
+        sections += ["## External evaluation per source (macro-F1 / accuracy)", "", "| system | " + " | ".join(ext[0].report.by_source) + " |", "|---|" + "---:|" * len(ext[0].report.by_source)]
+        for r in ext:
+            sections.append(f"| {r.system} | " + " | ".join(f"{v['macro_f1']:.2f} / {v['accuracy']:.2f} (n={v['n']})" for v in r.report.by_source.values()) + " |")
+        sections.append("")
+    path.write_text("\n".join(sections), encoding="utf-8")

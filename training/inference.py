@@ -1,0 +1,84 @@
+"""Load a trained model folder and predict in-process (evaluate, compare, retrain).
+
+Texts are sorted by length and padded per batch: feedback is short, and padding every
+text to ``max_length`` would cost several times the compute on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.calibration import probabilities
+from training.errors import ModelError
+from training.labels import LABELS
+
+logger = logging.getLogger(__name__)
+CARD = "model_card.json"
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    model: Any
+    tokenizer: Any
+    card: dict[str, Any]
+
+    @property
+    def temperature(self) -> float:
+        return float(self.card.get("temperature", 1.0))
+
+    @property
+    def max_length(self) -> int:
+        return int(self.card.get("hyperparameters", {}).get("max_length", 128))
+
+
+def read_card(model_dir: Path) -> dict[str, Any]:
+    path = Path(model_dir) / CARD
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_model(model_dir: str | Path) -> LoadedModel:
+    """A trained folder -> model + tokenizer + card; checks that its labels are ours."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = Path(model_dir)
+    if not (path / "config.json").exists():
+        raise ModelError(
+            f"{path}: not a trained model folder (no config.json)",
+            "train one with `feedback train`, or pass --model with a folder that `feedback train` wrote",
+        )
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    labels = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
+    if labels != LABELS:
+        raise ModelError(f"{path}: the model's labels {labels} are not the 8 labels of LABELS.md in contract order", "retrain it with `feedback train`")
+    model.eval()
+    return LoadedModel(path, model, tokenizer, read_card(path))
+
+
+def predict_logits(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64) -> np.ndarray:
+    import torch
+
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            out[idx] = model(**enc).logits.float().numpy()
+    return out
+
+
+def predict_proba(loaded: LoadedModel, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """Calibrated probabilities (the model's fitted temperature applied)."""
+    logits = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, batch_size)
+    return probabilities(logits, loaded.temperature)

