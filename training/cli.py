@@ -231,7 +231,123 @@ def _add_serving(subparsers) -> None:
     classify.set_defaults(func=cmd_classify)
 
 
-REGISTRARS: list[Callable] = [_add_data, _add_model, _add_serving]
+# ----------------------------------------------------------------------------- app and run
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from client.app import main as app_main
+
+    return app_main(args.qt_args)
+
+
+def has_display(env: dict[str, str]) -> bool:
+    """True when Qt can open a window: an X or Wayland display, or an explicit Qt platform."""
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """What `make run` does: train if needed, archive if needed, start the server, open the app."""
+    import os
+
+    from training import serve
+    from training.archive import archive_name, build_archive, latest_model_dir
+    from training.errors import ModelError
+    from training.inference import read_card
+    from training.train import train
+
+    try:
+        model_dir = latest_model_dir(paths.models_dir())
+        print(f"[1/4] model: {model_dir} (already trained)", file=sys.stderr)
+    except ModelError:
+        print("[1/4] no trained model yet: training the default model (about 10 minutes on 2 cores)", file=sys.stderr)
+        model_dir = train(cfg.TrainConfig()).out_dir
+    version = read_card(model_dir)["version"]
+    store = paths.model_store_dir()
+    if (store / archive_name(version)).exists():
+        print(f"[2/4] archive: {store / archive_name(version)} (already built)", file=sys.stderr)
+    else:
+        print(f"[2/4] archiving v{version}", file=sys.stderr)
+        build_archive(cfg.ArchiveConfig(model=model_dir, model_store=store))
+    config = cfg.ServeConfig()
+    if serve.status(config)["running"]:
+        print(f"[3/4] TorchServe already running ({config.state_dir})", file=sys.stderr)
+    else:
+        print("[3/4] starting TorchServe", file=sys.stderr)
+        inst = serve.start(config)
+        print(f"      inference {inst['urls']['inference']}, key file: {inst['key_file']}", file=sys.stderr)
+    if not has_display(dict(os.environ)):
+        print(
+            "[4/4] no display found (DISPLAY/WAYLAND_DISPLAY unset), so the desktop app is not opened.\n"
+            "      The server keeps running. Headless use: `feedback classify 'some text'` or\n"
+            "      `feedback classify --file feedback.csv --out results.csv`; stop it with `feedback serve stop`.\n"
+            "      To open the app anyway without a screen: QT_QPA_PLATFORM=offscreen feedback app",
+            file=sys.stderr,
+        )
+        return 0
+    print("[4/4] opening the desktop app", file=sys.stderr)
+    from client.app import main as app_main
+
+    return app_main([])
+
+
+def _add_app(subparsers) -> None:
+    app = _sub(subparsers, "app", "Open the desktop app for support agents.")
+    app.add_argument("qt_args", nargs=argparse.REMAINDER, help="extra Qt arguments")
+    app.set_defaults(func=cmd_app)
+    run = _sub(subparsers, "run", "Train if needed, archive, start TorchServe and open the app (what `make run` does).")
+    run.set_defaults(func=cmd_run)
+
+
+# ----------------------------------------------------------------------------- retraining
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from training.retrain import run_retrain
+
+    config = cfg.from_args(cfg.RetrainConfig, args, **({"start_from": args.from_} if args.from_ else {}))
+    report = run_retrain(config)
+    print(json.dumps({k: report[k] for k in ("current_version", "new_version", "dry_run", "before", "after", "decision", "paths") if k in report}, indent=2))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from training.registry import list_versions
+
+    rows = list_versions(paths.models_dir(), paths.model_store_dir(), paths.state_dir())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'version':>7}  {'test macro-F1':>13}  {'archive':<32} {'served':<7} {'default':<18} trained")
+    for r in rows:
+        default = ", ".join(x for x, on in (("server", r.get("server_default")), ("next start", r.get("recorded_default"))) if on)
+        f1 = r.get("test_macro_f1")
+        print(f"{r['version']:>7}  {'-' if f1 is None else f'{f1:.3f}':>13}  {r.get('archive', '-'):<32} {'yes' if r.get('served') else 'no':<7} {default or '-':<18} {r.get('trained_at', '-')}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from training.registry import rollback
+
+    result = rollback(paths.models_dir(), paths.model_store_dir(), paths.state_dir(), args.to)
+    print(json.dumps(result))
+    return 0
+
+
+def _add_retraining(subparsers) -> None:
+    retrain = _sub(
+        subparsers, "retrain",
+        "Merge agents' corrections, train a new version, evaluate, and promote it only if the gate passes (exit 3 when not promoted).",
+    )
+    cfg.add_arguments(retrain, cfg.RetrainConfig, skip=("start_from",))
+    retrain.add_argument("--from", dest="from_", choices=("current", "base"), help="initialise from the current model or the base model (default: current)")
+    retrain.set_defaults(func=cmd_retrain)
+    models = _sub(subparsers, "models", "List model versions: trained folders, archives, server, defaults.")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(func=cmd_models)
+    rollback = _sub(subparsers, "rollback", "Make a previous version the default (now and at the next start).")
+    rollback.add_argument("--to", help="version to roll back to (default: the newest one older than the current default)")
+    rollback.set_defaults(func=cmd_rollback)
+
+
+REGISTRARS: list[Callable] = [_add_data, _add_model, _add_serving, _add_app, _add_retraining]
 
 
 def build_parser() -> argparse.ArgumentParser:

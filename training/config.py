@@ -102,6 +102,38 @@ class ServeConfig:
 
 
 @dataclass
+class RetrainConfig:
+    """Settings of ``feedback retrain``; gate thresholds are in points (0-100)."""
+
+    corrections: list[Path] = _help("Corrections: SQLite stores or exported JSONL/CSV (repeatable).", default_factory=lambda: [paths.corrections_db_path()])
+    start_from: str = _help("Initialise the new version from the current model or the base model: current or base.", default="current")
+    data: Path = _help("Our labelled JSONL (never modified).", default_factory=paths.data_file)
+    splits: Path = _help("Split file; its test split judges both models.", default_factory=paths.splits_file)
+    models_dir: Path = _help("Registry of trained versions.", default_factory=paths.models_dir)
+    model_store: Path = _help("Folder of .mar archives (the server's model store).", default_factory=paths.model_store_dir)
+    state_dir: Path = _help("State directory of the running TorchServe.", default_factory=paths.state_dir)
+    f1_tolerance: float = _help("Largest allowed drop of test macro-F1, in points.", default=0.5)
+    recall_drop: float = _help("Largest allowed drop of any class's test recall, in points.", default=3.0)
+    min_heldout: int = _help("Held-out corrections needed before their accuracy is judged.", default=20)
+    heldout_fraction: float = _help("Share of pending corrections held out to judge both models.", default=0.2)
+    epochs: float = _help("Training epochs for the new version.", default=TrainConfig.__dataclass_fields__["epochs"].default)
+    max_length: int = _help("Tokens kept per text.", default=128)
+    max_train_items: int | None = _help("Use at most this many of our training items (quick runs).", default=None)
+    learning_rate: float = _help("Peak learning rate.", default=TrainConfig.__dataclass_fields__["learning_rate"].default)
+    seed: int = _help("Random seed.", default=42)
+    dry_run: bool = _help("Train and evaluate, but change nothing (no archive, no server, no store update).", default=False)
+
+    def __post_init__(self) -> None:
+        self.corrections = [Path(p) for p in self.corrections]
+        for name in ("data", "splits", "models_dir", "model_store", "state_dir"):
+            setattr(self, name, Path(getattr(self, name)))
+        if self.start_from not in ("current", "base"):
+            raise ValueError(f"--from must be current or base. But it was: {self.start_from}")
+        if not 0 < self.heldout_fraction < 1:
+            raise ValueError(f"heldout_fraction must be in (0, 1). But it was: {self.heldout_fraction}")
+
+
+@dataclass
 class CompareConfig:
     """Settings of ``feedback compare``."""
 
@@ -137,7 +169,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, .
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "") + f" (default: {default})"
-        if tp is bool:
+        if typing.get_origin(tp) is list:
+            item = typing.get_args(tp)[0]
+            parser.add_argument(flag, type=item, action="append", default=None, metavar=f.name.upper(), help=help_text + "; repeat for several")
+        elif tp is bool:
             parser.add_argument(flag, action="store_true", default=None, help=help_text.replace(" (default: False)", ""))
         else:
             parser.add_argument(flag, type=tp, default=None, metavar=f.name.upper(), help=help_text)

@@ -121,8 +121,19 @@ def _log_file_handler(out_dir: Path) -> logging.Handler:
     return handler
 
 
-def train(config: TrainConfig, extra_train: Sequence[Example] = (), init_from: str | None = None, card_extra: dict[str, Any] | None = None) -> TrainResult:
-    """Fine-tune, calibrate and save. ``extra_train`` are examples merged in memory (retraining)."""
+def train(
+    config: TrainConfig,
+    extra_train: Sequence[Example] = (),
+    init_from: str | None = None,
+    card_extra: dict[str, Any] | None = None,
+    replaced_texts: frozenset[str] = frozenset(),
+) -> TrainResult:
+    """Fine-tune, calibrate and save.
+
+    Retraining passes agents' corrections as ``extra_train`` (merged in memory, the data
+    file is never modified) and their normalised texts as ``replaced_texts``, so a
+    corrected text replaces our own item with the same text instead of contradicting it.
+    """
     import torch
     from transformers import (
         AutoModelForSequenceClassification,
@@ -141,6 +152,10 @@ def train(config: TrainConfig, extra_train: Sequence[Example] = (), init_from: s
     train_items = parts["train"]
     if config.max_train_items:
         train_items = stratified_subset(train_items, config.max_train_items, config.seed)
+    if replaced_texts:
+        from training.datacheck import normalise
+
+        train_items = [e for e in train_items if normalise(e.text) not in replaced_texts]
     train_items = list(train_items) + list(extra_train)
     base = resolve_base_model(init_from or config.base_model)
 

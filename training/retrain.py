@@ -1,0 +1,324 @@
+"""``feedback retrain``: agents' corrections -> a new version, judged, gated, promoted or refused.
+
+The merge and the gate are pure (``merge_corrections``, ``training.gate.decide``); the
+rest is the edge: reading stores, training, archiving and the management API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training import config as cfg
+from training.archive import archive_name, build_archive
+from training.config import ArchiveConfig, RetrainConfig, TrainConfig
+from training.data import Example, load_examples, load_splits, split_examples
+from training.datacheck import normalise
+from training.errors import FeedbackError, ModelError, NotPromotedError, ServerError
+from training.evaluate import EvalReport, evaluate_predictions
+from training.gate import Decision, GateThresholds, ModelScores, decide
+from training.labels import LABELS
+from training.records import Correction, CorrectionsStore, read_corrections
+from training.server import ManagementClient, record_default, recorded_default
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MergeResult:
+    train: list[Example]
+    heldout: list[Example]
+    excluded_test: int
+    conflicts: list[str]
+    duplicates: int
+    pending_ids: dict[Path, list[int]] = field(default_factory=dict)
+
+    @property
+    def replaced_texts(self) -> frozenset[str]:
+        return frozenset(normalise(e.text) for e in self.train + self.heldout)
+
+    def corrections_hash(self) -> str:
+        digest = hashlib.sha256()
+        for e in sorted(self.train + self.heldout, key=lambda e: e.id):
+            digest.update(f"{e.id}\t{e.label}\t{e.text}\n".encode())
+        return digest.hexdigest()[:16]
+
+
+def _in_heldout(text_key: str, fraction: float) -> bool:
+    return int(hashlib.sha256(text_key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
+
+
+def merge_corrections(
+    corrections: Sequence[tuple[str, Correction]], test_texts: set[str], heldout_fraction: float
+) -> MergeResult:
+    """De-duplicate on normalised text (latest wins), drop test-split texts, hold some out.
+
+    ``corrections`` are (source name, correction) pairs. Pending corrections are split by a
+    hash of their text, so the same text is always held out or always trained on; those
+    that a previous version consumed always go to training.
+    """
+    latest: dict[str, tuple[str, Correction]] = {}
+    labels_seen: dict[str, set[str]] = {}
+    duplicates = 0
+    for source, c in sorted(corrections, key=lambda sc: (sc[1].created_at or "", sc[1].id or 0)):
+        key = normalise(c.text)
+        if not key:
+            continue
+        if key in latest:
+            duplicates += 1
+        latest[key] = (source, c)
+        labels_seen.setdefault(key, set()).add(c.final_label)
+    conflicts = [f"{len(v)} labels for one text: {', '.join(sorted(v))} (latest kept)" for v in labels_seen.values() if len(v) > 1]
+    train, heldout, excluded = [], [], 0
+    for key, (source, c) in latest.items():
+        if key in test_texts:
+            excluded += 1
+            continue
+        example = Example(id=f"correction:{Path(source).name}:{c.id}", text=c.text, label=c.final_label, source="correction")
+        if c.consumed_by is None and _in_heldout(key, heldout_fraction):
+            heldout.append(example)
+        else:
+            train.append(example)
+    return MergeResult(train, heldout, excluded, conflicts, duplicates)
+
+
+def scores(test: EvalReport, heldout: EvalReport | None) -> ModelScores:
+    return ModelScores(
+        macro_f1=test.macro_f1,
+        recall={label: m["recall"] for label, m in test.per_class.items()},
+        support={label: m["support"] for label, m in test.per_class.items()},
+        heldout_accuracy=heldout.accuracy if heldout and heldout.n else None,
+        heldout_n=heldout.n if heldout else 0,
+    )
+
+
+@contextmanager
+def retrain_lock(models_dir: Path) -> Iterator[None]:
+    """One retrain at a time: an exclusive lock file holding the owner's pid."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    lock = models_dir / ".retrain.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError):
+                logger.warning("removing a stale retrain lock %s", lock)
+                lock.unlink(missing_ok=True)
+                continue
+            raise FeedbackError(f"another retrain is running (pid {pid}, lock {lock})", "wait for it to finish, or remove the lock file if that process is gone")
+    else:
+        raise FeedbackError(f"could not take the retrain lock {lock}", "remove the lock file and retry")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _server(config: RetrainConfig) -> ManagementClient | None:
+    inst_path = config.state_dir / "instance.json"
+    if not inst_path.exists():
+        return None
+    inst = json.loads(inst_path.read_text(encoding="utf-8"))
+    client = ManagementClient(inst["urls"]["management"], config.state_dir / "key_file.json", timeout=180, retries=1)
+    try:
+        client.models()
+    except ServerError:
+        return None
+    return client
+
+
+def current_version(config: RetrainConfig, server: ManagementClient | None) -> str:
+    version = (server.default_version() if server else None) or recorded_default(config.model_store)
+    if version is None:
+        found = sorted(int(p.name[1:]) for p in config.models_dir.glob("v*") if p.name[1:].isdigit())
+        if not found:
+            raise ModelError(f"no current model: nothing served, recorded or in {config.models_dir}", "train and archive one first (`make run`)")
+        version = str(found[-1])
+    if not (config.models_dir / f"v{version}" / "config.json").exists():
+        raise ModelError(f"the current version {version} has no model folder {config.models_dir / f'v{version}'}", "restore it, or roll back to a version you have")
+    return version
+
+
+def _evaluate(model_dir: Path, test: list[Example], heldout: list[Example]) -> tuple[EvalReport, EvalReport | None]:
+    from training.inference import load_model, predict_proba
+
+    loaded = load_model(model_dir)
+    test_report = evaluate_predictions([e.label for e in test], predict_proba(loaded, [e.text for e in test]), [e.text for e in test])
+    held = None
+    if heldout:
+        held = evaluate_predictions([e.label for e in heldout], predict_proba(loaded, [e.text for e in heldout]), [e.text for e in heldout])
+    return test_report, held
+
+
+def load_all_corrections(paths_: Sequence[Path]) -> list[tuple[str, Correction]]:
+    out = []
+    for path in paths_:
+        if not path.exists():
+            logger.warning("corrections store %s does not exist; skipped", path)
+            continue
+        out += [(str(path), c) for c in read_corrections(path)]
+    return out
+
+
+def run_retrain(config: RetrainConfig) -> dict[str, Any]:
+    """The whole loop; returns the report. Raises NotPromotedError (exit 3) on refusal."""
+    with retrain_lock(config.models_dir):
+        return _run(config)
+
+
+def _run(config: RetrainConfig) -> dict[str, Any]:
+    started = time.monotonic()
+    live = _server(config)
+    server = None if config.dry_run else live
+    current = current_version(config, live)
+    current_dir = config.models_dir / f"v{current}"
+    parts = split_examples(load_examples(config.data), load_splits(config.splits))
+    test = parts["test"]
+    corrections = load_all_corrections(config.corrections)
+    merged = merge_corrections(corrections, {normalise(e.text) for e in test}, config.heldout_fraction)
+    if not merged.train and not merged.heldout:
+        raise FeedbackError("no usable corrections to retrain on", "correct some predictions in the app first, or pass --corrections PATH")
+    logger.info(
+        "retraining from v%s with %d corrections (%d held out, %d excluded as test texts, %d conflicts)",
+        current, len(merged.train), len(merged.heldout), merged.excluded_test, len(merged.conflicts),
+    )
+    versions = [int(p.name[1:]) for p in config.models_dir.glob("v*") if p.name[1:].isdigit()]
+    new_version = max(versions + [int(current)]) + 1
+    scratch = Path(tempfile.mkdtemp(prefix="retrain-", dir=config.models_dir))
+    new_dir = scratch / f"v{new_version}"
+    train_config = TrainConfig(
+        data=config.data, splits=config.splits, out=new_dir, version=new_version, epochs=config.epochs, max_length=config.max_length,
+        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed,
+    )
+    corrections_info = {
+        "count": len(merged.train) + len(merged.heldout), "train": len(merged.train), "heldout": len(merged.heldout),
+        "hash": merged.corrections_hash(), "excluded_test": merged.excluded_test, "conflicts": len(merged.conflicts), "duplicates": merged.duplicates,
+    }
+    from training.train import train
+
+    try:
+        result = train(
+            train_config, extra_train=merged.train, init_from=str(current_dir) if config.start_from == "current" else None,
+            card_extra={"corrections": corrections_info, "retrained_from": current}, replaced_texts=merged.replaced_texts,
+        )
+        new_test, new_held = _evaluate(result.out_dir, test, merged.heldout)
+        old_test, old_held = _evaluate(current_dir, test, merged.heldout)
+        decision = decide(scores(old_test, old_held), scores(new_test, new_held), GateThresholds(config.f1_tolerance, config.recall_drop, config.min_heldout))
+        report = build_report(config, current, new_version, corrections_info, merged, old_test, new_test, old_held, new_held, decision)
+        if decision.promote and not config.dry_run:
+            final_dir = config.models_dir / f"v{new_version}"
+            shutil.move(str(result.out_dir), final_dir)
+            report["promotion"] = promote(config, final_dir, str(new_version), server, corrections)
+        elif not decision.promote and not config.dry_run:
+            rejected = config.models_dir / "rejected" / f"v{new_version}-{time.strftime('%Y%m%d-%H%M%S')}"
+            rejected.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(result.out_dir), rejected)
+            report["rejected_model"] = str(rejected)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    report["seconds"] = round(time.monotonic() - started, 1)
+    report["paths"] = write_report(config.models_dir / "reports", report)
+    if not decision.promote:
+        raise NotPromotedError(
+            f"v{new_version} was not promoted: {'; '.join(decision.reasons)}",
+            f"nothing changed; see {report['paths']['markdown']}",
+        )
+    return report
+
+
+def promote(config: RetrainConfig, model_dir: Path, version: str, server: ManagementClient | None, corrections: list[tuple[str, Correction]]) -> dict[str, Any]:
+    """Archive, register, set default (undoing the registration if that fails), record, mark consumed."""
+    archive = build_archive(ArchiveConfig(model=model_dir, model_store=config.model_store))
+    out: dict[str, Any] = {"archive": str(archive), "registered": False}
+    if server is not None:
+        server.register(archive_name(version))
+        out["registered"] = True
+        try:
+            server.set_default(version)
+        except ServerError:
+            logger.error("setting v%s as default failed; unregistering it", version, exc_info=True)
+            server.unregister(version)
+            raise
+        out["default_on_server"] = version
+    else:
+        out["note"] = "TorchServe is not running: the new version is served at the next `feedback serve start`"
+    record_default(config.model_store, version)
+    consumed = 0
+    for path in {Path(src) for src, _ in corrections}:
+        if path.suffix.lower() in (".sqlite3", ".sqlite", ".db"):
+            ids = [c.id for src, c in corrections if Path(src) == path and c.consumed_by is None and c.id is not None]
+            consumed += CorrectionsStore(path).mark_consumed(ids, version)
+    out["corrections_marked_consumed"] = consumed
+    return out
+
+
+def _class_deltas(old: EvalReport, new: EvalReport) -> dict[str, dict[str, float]]:
+    return {
+        label: {
+            "recall_before": old.per_class[label]["recall"], "recall_after": new.per_class[label]["recall"],
+            "f1_before": old.per_class[label]["f1"], "f1_after": new.per_class[label]["f1"],
+            "f1_delta": new.per_class[label]["f1"] - old.per_class[label]["f1"],
+        }
+        for label in LABELS
+    }
+
+
+def build_report(config, current, new_version, corrections_info, merged, old_test, new_test, old_held, new_held, decision: Decision) -> dict[str, Any]:
+    return {
+        "current_version": current,
+        "new_version": new_version,
+        "dry_run": config.dry_run,
+        "start_from": config.start_from,
+        "config": cfg.to_dict(config),
+        "data": {"test_items": old_test.n, "corrections": corrections_info, "conflicts": merged.conflicts},
+        "before": {"test_macro_f1": old_test.macro_f1, "test_accuracy": old_test.accuracy, "heldout_accuracy": old_held.accuracy if old_held else None},
+        "after": {"test_macro_f1": new_test.macro_f1, "test_accuracy": new_test.accuracy, "heldout_accuracy": new_held.accuracy if new_held else None},
+        "per_class": _class_deltas(old_test, new_test),
+        "decision": decision.to_dict(),
+    }
+
+
+def write_report(folder: Path, report: dict[str, Any]) -> dict[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"retrain-v{report['new_version']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    paths_ = {"json": str(stem.with_suffix(".json")), "markdown": str(stem.with_suffix(".md"))}
+    Path(paths_["json"]).write_text(json.dumps({**report, "paths": paths_}, indent=2) + "\n", encoding="utf-8")
+    Path(paths_["markdown"]).write_text(report_markdown(report), encoding="utf-8")
+    return paths_
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    d = report["decision"]
+    c = report["data"]["corrections"]
+    lines = [
+        f"# Retrain v{report['current_version']} -> v{report['new_version']}: {'PROMOTED' if d['promote'] and not report['dry_run'] else ('would promote (dry run)' if d['promote'] else 'NOT PROMOTED')}",
+        "",
+        f"Corrections: {c['count']} used ({c['train']} trained on, {c['heldout']} held out), {c['excluded_test']} excluded (text in the test split), {c['conflicts']} conflicts, {c['duplicates']} duplicates. Hash {c['hash']}.",
+        "",
+        "| metric | before | after |",
+        "|---|---:|---:|",
+    ]
+    for key in ("test_macro_f1", "test_accuracy", "heldout_accuracy"):
+        before, after = report["before"][key], report["after"][key]
+        lines.append(f"| {key} | {'-' if before is None else f'{before:.4f}'} | {'-' if after is None else f'{after:.4f}'} |")
+    lines += ["", "| class | recall before | recall after | F1 delta |", "|---|---:|---:|---:|"]
+    for label, m in report["per_class"].items():
+        lines.append(f"| {label} | {m['recall_before']:.3f} | {m['recall_after']:.3f} | {m['f1_delta']:+.3f} |")
+    lines += ["", "## Gate", ""] + [f"- **{ch['status']}** {ch['name']}: {ch['detail']}" for ch in d["checks"]]
+    return "\n".join(lines) + "\n"
