@@ -101,6 +101,11 @@ def free_port_base() -> int:
     raise RuntimeError("no free ports found")
 
 
+@pytest.fixture
+def port_base() -> int:
+    return free_port_base()
+
+
 @pytest.fixture(scope="session")
 def server(session_root: Path, model_store: Path):
     """A real TorchServe on free loopback ports, serving the tiny model's archive."""

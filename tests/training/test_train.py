@@ -1,0 +1,75 @@
+"""A tiny real fine-tune (the session's) saves a complete, calibrated, loadable model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training import paths
+from training.data import load_examples, load_splits, split_examples
+from training.labels import LABELS
+
+
+def test_saved_model_loads_with_from_pretrained_and_has_contract_labels(tiny_model):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model.out_dir)
+    AutoTokenizer.from_pretrained(tiny_model.out_dir)
+    assert [model.config.id2label[i] for i in range(8)] == list(LABELS)
+    assert not list(tiny_model.out_dir.glob("checkpoint-*"))
+    assert not list(tiny_model.out_dir.parent.glob(".checkpoints-*"))
+
+
+def test_model_card_records_what_a_reviewer_needs(tiny_model):
+    card = json.loads((tiny_model.out_dir / "model_card.json").read_text())
+    for key in ("base_model", "data_hash", "split_sizes", "hyperparameters", "validation", "test", "version", "training_seconds", "temperature", "needs_review_threshold"):
+        assert key in card, key
+    assert card["version"] == 1 and card["split_sizes"]["train"] <= 480
+    assert 0.05 <= card["temperature"] <= 20 and 0 < card["needs_review_threshold"] <= 1
+    assert (tiny_model.out_dir / "train.log").stat().st_size > 0
+
+
+def test_tiny_fine_tune_beats_the_majority_baseline(tiny_model):
+    from training.baselines import majority
+
+    parts = split_examples(load_examples(paths.data_file()), load_splits(paths.splits_file()))
+    base = majority().fit([e.text for e in parts["train"]], [e.label for e in parts["train"]])
+    from training.evaluate import evaluate_predictions
+
+    majority_f1 = evaluate_predictions([e.label for e in parts["test"]], base.predict_proba([e.text for e in parts["test"]])).macro_f1
+    assert tiny_model.test.macro_f1 > majority_f1 + 0.1
+
+
+def test_same_seed_gives_the_same_metrics(tmp_path):
+    from training.config import TrainConfig
+    from training.train import train
+
+    runs = [
+        train(TrainConfig(out=tmp_path / f"run{i}", epochs=1, max_length=32, max_train_items=64, seed=7, patience=1))
+        for i in range(2)
+    ]
+    assert runs[0].test.macro_f1 == runs[1].test.macro_f1
+    assert runs[0].temperature == pytest.approx(runs[1].temperature, rel=1e-6)
+    assert runs[0].test.confusion_matrix == runs[1].test.confusion_matrix
+
+
+def test_unknown_base_model_fails_fast_with_a_hint(tmp_path, monkeypatch):
+    from training.errors import ModelError
+    from training.train import resolve_base_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="not a local folder and not in the Hugging Face cache") as info:
+        resolve_base_model("no-such-org/no-such-model")
+    assert "pass a local model folder" in info.value.hint
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="no config.json"):
+        resolve_base_model(str(tmp_path / "empty"))
+
+
+def test_default_base_model_resolves_offline_to_the_packaged_weights():
+    from pathlib import Path
+
+    from training.train import resolve_base_model
+
+    assert (Path(resolve_base_model("all-MiniLM-L6-v2")) / "config.json").exists()
