@@ -184,8 +184,16 @@ def from_args(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
     return cls(**values)
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def to_dict(config: Any) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()}
+    return {k: _plain(v) for k, v in dataclasses.asdict(config).items()}
 
 
 def save(config: Any, path: Path) -> None:

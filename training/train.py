@@ -6,8 +6,10 @@ fit, calibrate on validation, evaluate on test, save the folder with its model c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import random
 import shutil
 import tempfile
@@ -215,7 +217,9 @@ def train(
             compute_metrics=_compute_metrics,
             callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience)],
         )
-        trainer.train()
+        # Trainer writes its per-epoch log dicts to stdout; stdout is for results (JSON).
+        with contextlib.redirect_stdout(sys.stderr):
+            trainer.train()
         model = trainer.model
         model.eval()
         epochs_run = float(trainer.state.epoch or 0)
