@@ -107,6 +107,12 @@ def port_base() -> int:
 
 
 @pytest.fixture(scope="session")
+def new_port_base():
+    """For module-scoped servers: a function returning a free port base."""
+    return free_port_base
+
+
+@pytest.fixture(scope="session")
 def server(session_root: Path, model_store: Path):
     """A real TorchServe on free loopback ports, serving the tiny model's archive."""
     from training import serve
