@@ -283,9 +283,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
+    try:
+        from client.app import main as app_main
+    except ImportError:
+        print(
+            "[4/4] the desktop app is not part of this build yet; the server is running.\n"
+            "      Use `feedback classify 'some text'` or `feedback classify --file IN --out OUT` meanwhile.",
+            file=sys.stderr,
+        )
+        return 0
     print("[4/4] opening the desktop app", file=sys.stderr)
-    from client.app import main as app_main
-
     return app_main([])
 
 

@@ -112,7 +112,7 @@ def check_duplicates(file: str, items: Sequence[Item], split_of: dict[str, str] 
     problems = []
     seen: dict[str, Item] = {}
     for item in items:
-        key = normalise(item.text)
+        key = normalise(item.text) or item.text.strip()  # emoji-only texts have no words
         if key in seen:
             other = seen[key]
             problems.append(Problem(file, item.line, f"exact duplicate of line {other.line}{_across(item, other, split_of)}"))
