@@ -41,7 +41,7 @@ class MergeResult:
     excluded_test: int
     conflicts: list[str]
     duplicates: int
-    pending_ids: dict[Path, list[int]] = field(default_factory=dict)
+    used: list[tuple[str, int]] = field(default_factory=list)  # (store, correction id) trained on or held out
 
     @property
     def replaced_texts(self) -> frozenset[str]:
@@ -80,16 +80,19 @@ def merge_corrections(
         labels_seen.setdefault(key, set()).add(c.final_label)
     conflicts = [f"{len(v)} labels for one text: {', '.join(sorted(v))} (latest kept)" for v in labels_seen.values() if len(v) > 1]
     train, heldout, excluded = [], [], 0
+    used: list[tuple[str, int]] = []
     for key, (source, c) in latest.items():
         if key in test_texts:
             excluded += 1
             continue
         example = Example(id=f"correction:{Path(source).name}:{c.id}", text=c.text, label=c.final_label, source="correction")
+        if c.id is not None:
+            used.append((source, c.id))
         if c.consumed_by is None and _in_heldout(key, heldout_fraction):
             heldout.append(example)
         else:
             train.append(example)
-    return MergeResult(train, heldout, excluded, conflicts, duplicates)
+    return MergeResult(train, heldout, excluded, conflicts, duplicates, used)
 
 
 def scores(test: EvalReport, heldout: EvalReport | None) -> ModelScores:
@@ -224,7 +227,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
         if decision.promote and not config.dry_run:
             final_dir = config.models_dir / f"v{new_version}"
             shutil.move(str(result.out_dir), final_dir)
-            report["promotion"] = promote(config, final_dir, str(new_version), server, corrections)
+            report["promotion"] = promote(config, final_dir, str(new_version), server, merged.used)
         elif not decision.promote and not config.dry_run:
             rejected = config.models_dir / "rejected" / f"v{new_version}-{time.strftime('%Y%m%d-%H%M%S')}"
             rejected.parent.mkdir(parents=True, exist_ok=True)
@@ -242,8 +245,12 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
     return report
 
 
-def promote(config: RetrainConfig, model_dir: Path, version: str, server: ManagementClient | None, corrections: list[tuple[str, Correction]]) -> dict[str, Any]:
-    """Archive, register, set default (undoing the registration if that fails), record, mark consumed."""
+def promote(config: RetrainConfig, model_dir: Path, version: str, server: ManagementClient | None, used: list[tuple[str, int]]) -> dict[str, Any]:
+    """Archive, register, set default (undoing the registration if that fails), record, mark consumed.
+
+    Only corrections this round used (trained on or held out) are marked; those excluded
+    because their text is in the test split stay pending, visibly unused.
+    """
     archive = build_archive(ArchiveConfig(model=model_dir, model_store=config.model_store))
     out: dict[str, Any] = {"archive": str(archive), "registered": False}
     if server is not None:
@@ -260,10 +267,9 @@ def promote(config: RetrainConfig, model_dir: Path, version: str, server: Manage
         out["note"] = "TorchServe is not running: the new version is served at the next `feedback serve start`"
     record_default(config.model_store, version)
     consumed = 0
-    for path in {Path(src) for src, _ in corrections}:
+    for path in {Path(src) for src, _ in used}:
         if path.suffix.lower() in (".sqlite3", ".sqlite", ".db"):
-            ids = [c.id for src, c in corrections if Path(src) == path and c.consumed_by is None and c.id is not None]
-            consumed += CorrectionsStore(path).mark_consumed(ids, version)
+            consumed += CorrectionsStore(path).mark_consumed([i for src, i in used if Path(src) == path], version)
     out["corrections_marked_consumed"] = consumed
     return out
 

@@ -102,6 +102,24 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _wait_port_free(port: int, seconds: float) -> bool:
+    """A just-stopped server can hold its port for a moment; wait briefly before giving up."""
+    deadline = time.monotonic() + seconds
+    while not _port_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _env(state: Path) -> dict[str, str]:
     tmp = state / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -162,7 +180,7 @@ def start(config: ServeConfig) -> dict:
     archive = choose_archive(config.model_store)
     ports = Ports.from_base(config.port_base)
     for name, port in ports.__dict__.items():
-        if not _port_free(port):
+        if not _wait_port_free(port, seconds=5):
             raise ServerError(f"port {port} ({name}) is already in use", "stop what uses it, or pass --port-base with another value")
     (state / "config.properties").write_text(render_config(TEMPLATE.read_text(), ports, config.model_store, archive), encoding="utf-8")
     command = [str(Path(sys.executable).with_name("torchserve")), "--start", "--ncs", "--ts-config", str(state / "config.properties"), "--model-store", str(config.model_store.resolve())]
@@ -205,8 +223,8 @@ def stop(config: ServeConfig) -> bool:
         return False
     with (state / "logs" / "torchserve_console.log").open("ab") as out:
         subprocess.run([str(Path(sys.executable).with_name("torchserve")), "--stop"], cwd=state, env=_env(state), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120)
-    for _ in range(60):
-        if _pid(state) is None:
+    for _ in range(120):
+        if not _alive(pid):
             break
         time.sleep(0.5)
     else:

@@ -26,7 +26,7 @@ from training.records import Correction, CorrectionsStore
 from training.retrain import merge_corrections, retrain_lock
 from training.server import ManagementClient, record_default
 
-TINY_RETRAIN = ["--epochs", "4", "--max-length", "64", "--max-train-items", "480", "--learning-rate", "2e-4"]
+TINY_RETRAIN = ["--epochs", "3", "--max-length", "64", "--max-train-items", "480", "--learning-rate", "2e-4"]
 KIOSK = "[kiosk 7 relay] "
 
 
@@ -136,7 +136,7 @@ def test_consistent_corrections_are_promoted_and_served_by_default(loop, capsys)
 
 def test_harmful_corrections_are_refused_with_exit_3(loop, capsys):
     store = CorrectionsStore(loop["db"])
-    for e in [e for e in parts()["train"] if e.label == "bug"]:
+    for e in [e for e in parts()["train"] if e.label == "bug"][:150]:
         store.add(Correction(e.text, "praise", "bug", "correction", agent="saboteur", source="single"))
     archives_before = sorted(p.name for p in loop["store"].glob("*.mar"))
     code = main(loop_args(loop))
