@@ -1,0 +1,52 @@
+"""A batch's state without Qt or a server: resume point, server-refused rows, export columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from client.api import ItemError, Prediction
+from client.batch_run import BatchRun, export_records, load_file
+from training.labels import LABELS
+from training.records import ReadResult, Row, RowError
+
+
+def answer(label: str = "bug", confidence: float = 0.7) -> Prediction:
+    return Prediction(label, confidence, dict.fromkeys(LABELS, 0.01) | {label: confidence}, False, "3")
+
+
+def make_run(count: int, threshold: float = 0.5) -> BatchRun:
+    rows = [Row(i + 2, f"text {i}", f"T{i}", {"ticket": f"T{i}", "message": f"text {i}", "channel": "email"}) for i in range(count)]
+    return BatchRun(Path("export.csv"), ReadResult(rows, [RowError(1, "empty row")], ["ticket", "message", "channel"], "message", "ticket"), threshold)
+
+
+def test_resume_starts_at_the_first_unfinished_row_and_refused_rows_are_listed() -> None:
+    run = make_run(5)
+    assert [index for index, _ in run.pending()] == [0, 1, 2, 3, 4]
+    added = run.add([answer(confidence=0.9), ItemError("text is empty"), answer(confidence=0.2)])
+    assert [r.row.line for r in added] == [2, 4]
+    assert run.done == 3 and not run.finished
+    assert run.pending() == [(3, "text 3"), (4, "text 4")]
+    assert [(e.line, e.message) for e in run.errors()] == [(1, "empty row"), (3, "the server refused this row: text is empty")]
+    assert [r.flagged for r in run.results] == [False, True]
+    run.add([answer(), answer()])
+    assert run.finished and run.pending() == [] and run.stats.classified == 4
+
+
+def test_export_keeps_original_columns_and_adds_label_confidence_scores_and_review() -> None:
+    run = make_run(2)
+    run.add([answer("praise", 0.8), answer("bug", 0.3)])
+    records = export_records(run.results)
+    assert list(records[0])[:3] == ["ticket", "message", "channel"]
+    assert records[0]["label"] == "praise" and records[0]["confidence"] == 0.8
+    assert {f"score_{label}" for label in LABELS} <= set(records[0])
+    assert [r["needs_review"] for r in records] == [False, True]
+    assert records[1]["reviewed_label"] == ""
+
+
+def test_a_csv_without_a_guessable_text_column_offers_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text("ticket,what_they_said\n1,The app crashes\n", encoding="utf-8")
+    read = load_file(path)
+    assert read.rows == [] and read.text_column is None and read.columns == ["ticket", "what_they_said"]
+    chosen = load_file(path, text_column="what_they_said")
+    assert [row.text for row in chosen.rows] == ["The app crashes"]
