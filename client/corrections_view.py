@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView, QVBoxLayout, QWidget
 
 from client.corrections import CorrectionsService
+from client.table_model import Index, ListTableModel
 from training.labels import LABEL_NAMES
 from training.records import Correction
 
 COLUMNS = ("Saved", "Text", "Predicted", "Final label", "Kind", "Confidence", "Model", "Agent", "Source", "Used by")
-Index = QModelIndex | QPersistentModelIndex
 
 
 def _cell(correction: Correction, column: int) -> Any:
@@ -33,12 +33,11 @@ def _cell(correction: Correction, column: int) -> Any:
     return values[column]
 
 
-class CorrectionsModel(QAbstractTableModel):
+class CorrectionsModel(ListTableModel[Correction]):
     """Newest first: the verdict an agent most likely wants to undo is at the top."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Correction] = []
+        super().__init__(COLUMNS, parent)
 
     def set_corrections(self, corrections: list[Correction]) -> None:
         self.beginResetModel()
@@ -48,21 +47,10 @@ class CorrectionsModel(QAbstractTableModel):
     def correction(self, row: int) -> Correction:
         return self._rows[row]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        correction = self.row_at(index)
+        if correction is None:
             return None
-        correction = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return _cell(correction, index.column())
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 1:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+
+from client.table_model import Index, ListTableModel
 
 COLUMNS = ("Time", "Request", "Items", "Latency (ms)", "Outcome")
 MAX_ROWS = 10_000
-Index = QModelIndex | QPersistentModelIndex
 
 
 def _cells(record: dict[str, Any]) -> tuple[str, ...]:
@@ -23,12 +24,11 @@ def _cells(record: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-class RequestLogModel(QAbstractTableModel):
+class RequestLogModel(ListTableModel[tuple[str, ...]]):
     """The newest ``MAX_ROWS`` requests, oldest first."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[tuple[str, ...]] = []
+        super().__init__(COLUMNS, parent)
 
     def add(self, record: dict[str, Any]) -> None:
         if len(self._rows) >= MAX_ROWS:
@@ -39,21 +39,9 @@ class RequestLogModel(QAbstractTableModel):
         self._rows.append(_cells(record))
         self.endInsertRows()
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role != Qt.ItemDataRole.DisplayRole or not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        return self._rows[index.row()][index.column()]
+        cells = self.row_at(index)
+        return cells[index.column()] if cells is not None and role == Qt.ItemDataRole.DisplayRole else None
 
 
 class LogsPanel(QWidget):

@@ -13,20 +13,19 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor
 
 from client.batch_run import BatchResult
 from client.signals import emit
 from client.stats import confidence_band
+from client.table_model import Index, ListTableModel
 from training.labels import LABEL_NAMES, LABELS
 
 COLUMNS = ("Line", "ID", "Text", "Label", "Confidence", "Band", "Review", "Agent label")
 LINE, ID, TEXT, LABEL, CONFIDENCE, BAND, REVIEW, AGENT = range(len(COLUMNS))
 REVIEW_BACKGROUND = QColor(255, 243, 205)
 TEXT_PREVIEW = 160
-
-Index = QModelIndex | QPersistentModelIndex
 
 
 SortKey = tuple[Any, int]
@@ -76,14 +75,13 @@ def _display(result: BatchResult, column: int) -> Any:
     return LABEL_NAMES[result.reviewed_label] if result.reviewed_label else ""
 
 
-class ResultsTableModel(QAbstractTableModel):
+class ResultsTableModel(ListTableModel[BatchResult]):
     """Classified rows, kept sorted by one column; only the agent-label column is editable."""
 
     verdict_requested = Signal(object, str)  # BatchResult, label id: saved by the controller, then shown
 
     def __init__(self, column: int = LINE, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[BatchResult] = []
+        super().__init__(COLUMNS, parent)
         self._keys: list[SortKey] = []
         self._key = SORT_KEYS[column]
         self._descending = order == Qt.SortOrder.DescendingOrder
@@ -148,25 +146,14 @@ class ResultsTableModel(QAbstractTableModel):
             return
         emit(self.dataChanged, self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
     def flags(self, index: Index) -> Qt.ItemFlag:
         base = super().flags(index)
         return base | Qt.ItemFlag.ItemIsEditable if index.column() == AGENT else base
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        result = self.row_at(index)
+        if result is None:
             return None
-        result = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(result, column)

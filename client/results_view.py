@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -23,9 +23,8 @@ from PySide6.QtWidgets import (
 from client.batch_run import BatchResult
 from client.results import AGENT, LINE, TEXT, ResultsFilter
 from client.signals import emit
+from client.table_model import Index
 from training.labels import LABEL_NAMES, LABELS
-
-Index = QModelIndex | QPersistentModelIndex
 
 
 class LabelDelegate(QStyledItemDelegate):
