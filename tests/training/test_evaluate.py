@@ -49,3 +49,14 @@ def test_json_keys_mistakes_length_buckets_and_sources(tmp_path):
     assert "macro-F1" in report.table()
     for png in save_plots(report, tmp_path):
         assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sources_group_by_dataset_and_judge_only_their_labels():
+    y_true = ["documentation", "documentation", "bug", "bug"]
+    report = evaluate_predictions(
+        y_true, one_hot(["documentation", "bug", "bug", "bug"]), None,
+        ["github_doc_issues:https://example/1", "github_doc_issues:https://example/2", "reviews", "reviews"],
+    )
+    assert set(report.by_source) == {"github_doc_issues", "reviews"}
+    assert report.by_source["github_doc_issues"]["accuracy"] == 0.5
+    assert report.by_source["reviews"]["macro_f1"] == 1.0  # only `bug` is judged for that source
