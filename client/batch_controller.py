@@ -61,6 +61,7 @@ class BatchController(QObject):
         self._exported_done: int | None = None
         self._throughput: Throughput | None = None
         self.model.verdict_requested.connect(self.save_verdict)
+        self.queue_model.verdict_requested.connect(self.save_verdict)
         services.corrections.saved.connect(self._verdict_saved)
         services.corrections.undone.connect(self._verdict_undone)
 
@@ -72,7 +73,7 @@ class BatchController(QObject):
 
     def open(self, path: Path, text_column: str | None = None, id_column: str | None = None) -> Worker | None:
         """Read the file in the background; a running batch must be cancelled first."""
-        if self.state == RUNNING:
+        if self.state in (RUNNING, LOADING):
             return None
         self._state_before_load = self.state
         self._set_state(LOADING)

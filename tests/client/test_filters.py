@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 from drive import open_and_run
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QComboBox
 
-from client.results import CONFIDENCE, LABEL, TEXT
-from training.labels import LABEL_NAMES
+from client.results import AGENT, CONFIDENCE, LABEL, TEXT
+from client.signals import emit
+from training.labels import LABEL_NAMES, LABELS
 from training.paths import REPO_ROOT
 
 pytestmark = pytest.mark.server
@@ -64,3 +66,16 @@ def test_filters_narrow_the_table_and_the_queue_lists_lowest_confidence_first(qt
     assert queue.rowCount() == total - 1 and lowest not in [queue.result(i) for i in range(queue.rowCount())]
     assert lowest.verdict is not None and lowest.verdict.kind == "confirmation"
     assert batch.queue_count.text().startswith("35 waiting")
+
+    # Inline correction in the queue: double-click "Agent label", pick another label.
+    second = queue.result(0)
+    other = next(label for label in LABELS if label != second.prediction.label)
+    batch.queue_table.edit(queue.index(0, AGENT))
+    combo = batch.queue_table.viewport().findChild(QComboBox)
+    with qtbot.waitSignal(window.services.corrections.saved, timeout=10000):
+        combo.setCurrentIndex(combo.findData(other))
+        emit(combo.activated, combo.currentIndex())
+    assert second.verdict is not None and (second.verdict.kind, second.verdict.final_label) == ("correction", other)
+    assert queue.rowCount() == total - 2 and batch.queue_count.text().startswith("34 waiting")
+    agent_cells = shown(table, AGENT)
+    assert agent_cells.count(LABEL_NAMES[other]) >= 1 and agent_cells.count("") == total - 2
