@@ -89,18 +89,26 @@ def next_version(models_dir: Path) -> int:
 
 
 def stratified_subset(examples: Sequence[Example], limit: int, seed: int) -> list[Example]:
-    """At most ``limit`` examples keeping each label's share (deterministic for a seed)."""
+    """Exactly ``min(limit, len)`` examples keeping each label's share (deterministic for a seed).
+
+    Largest-remainder allocation: every label gets the floor of its share, and the items
+    left over go to the labels with the largest fractional parts.
+    """
     if limit >= len(examples):
         return list(examples)
     rng = random.Random(seed)
     by_label: dict[str, list[Example]] = defaultdict(list)
     for ex in examples:
         by_label[ex.label].append(ex)
+    exact = {label: limit * len(group) / len(examples) for label, group in by_label.items()}
+    takes = {label: int(share) for label, share in exact.items()}
+    leftover = limit - sum(takes.values())
+    for label in sorted(exact, key=lambda lab: (takes[lab] - exact[lab], LABELS.index(lab)))[:leftover]:
+        takes[label] += 1
     out = []
     for label in LABELS:
-        group = by_label.get(label, [])
-        take = round(limit * len(group) / len(examples))
-        out += rng.sample(group, min(take, len(group)))
+        if label in by_label:
+            out += rng.sample(by_label[label], takes[label])
     return out
 
 

@@ -68,7 +68,8 @@ def test_start_prints_key_file_and_serves_the_recorded_default_after_restart(tmp
     from training.config import ArchiveConfig
 
     store = tmp_path / "store"
-    shutil.copytree(model_store, store)
+    store.mkdir()
+    shutil.copy(model_store / "feedback-classifier-v1.mar", store)
     build_archive(ArchiveConfig(model=as_version(tiny_model.out_dir, tmp_path / "v2", 2), model_store=store, archive_format="zip-store"))
     record_default(store, "1")
     args = ["--state-dir", str(tmp_path / "state"), "--model-store", str(store), "--port-base", str(port_base)]

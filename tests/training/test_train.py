@@ -25,7 +25,7 @@ def test_model_card_records_what_a_reviewer_needs(tiny_model):
     card = json.loads((tiny_model.out_dir / "model_card.json").read_text())
     for key in ("base_model", "data_hash", "split_sizes", "hyperparameters", "validation", "test", "version", "training_seconds", "temperature", "needs_review_threshold"):
         assert key in card, key
-    assert card["version"] == 1 and card["split_sizes"]["train"] <= 480
+    assert card["version"] == 1 and card["split_sizes"]["train"] == 480
     assert 0.05 <= card["temperature"] <= 20 and 0 < card["needs_review_threshold"] <= 1
     assert (tiny_model.out_dir / "train.log").stat().st_size > 0
 
@@ -52,6 +52,24 @@ def test_same_seed_gives_the_same_metrics(tmp_path):
     assert runs[0].test.macro_f1 == runs[1].test.macro_f1
     assert runs[0].temperature == pytest.approx(runs[1].temperature, rel=1e-6)
     assert runs[0].test.confusion_matrix == runs[1].test.confusion_matrix
+
+
+def test_subset_has_exactly_the_limit_and_keeps_label_shares():
+    from collections import Counter
+
+    from training.train import stratified_subset
+
+    train = parts_train()
+    subset = stratified_subset(train, 480, seed=3)
+    assert len(subset) == 480 and len({e.id for e in subset}) == 480
+    full, part = Counter(e.label for e in train), Counter(e.label for e in subset)
+    for label in LABELS:
+        assert abs(part[label] / 480 - full[label] / len(train)) < 0.01
+    assert [e.id for e in stratified_subset(train, 480, seed=3)] == [e.id for e in subset]
+
+
+def parts_train():
+    return split_examples(load_examples(paths.data_file()), load_splits(paths.splits_file()))["train"]
 
 
 def test_unknown_base_model_fails_fast_with_a_hint(tmp_path, monkeypatch):
