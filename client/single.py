@@ -97,6 +97,7 @@ class SinglePanel(QWidget):
         layout.addWidget(result_box)
         layout.addStretch(1)
         services.corrections.saved.connect(self._saved)
+        services.corrections.failed.connect(self._not_saved)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Ctrl+Enter in the text box classifies (a key filter, so it works without an active window)."""
@@ -173,3 +174,7 @@ class SinglePanel(QWidget):
         what = "Confirmed" if saved.kind == "confirmation" else "Corrected to"
         self.saved_note.setText(f"{what} {LABEL_NAMES[saved.final_label]} · saved for retraining")
         emit(self.verdict_saved, saved)
+
+    def _not_saved(self, exc: object) -> None:
+        if self.saved_note.text() == "Saving…":
+            self.saved_note.setText(f"Not saved: {getattr(exc, 'message', exc)}")
