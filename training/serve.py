@@ -29,6 +29,9 @@ from training.server import ManagementClient, recorded_default
 
 logger = logging.getLogger(__name__)
 TEMPLATE = paths.REPO_ROOT / "config.properties"
+WORKERS = 2
+BATCH_SIZE = 8
+MAX_BATCH_DELAY_MS = 20
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,24 @@ def choose_archive(model_store: Path) -> str:
     return found[-1][1]
 
 
+def model_settings(archive: str) -> dict:
+    """TorchServe's per-model settings for the archive loaded at start (batching, workers)."""
+    version = re.search(r"-v(\d+)\.mar$", archive)
+    return {
+        paths.MODEL_NAME: {
+            (version.group(1) if version else "1"): {
+                "defaultVersion": True,
+                "marName": archive,
+                "minWorkers": WORKERS,
+                "maxWorkers": WORKERS,
+                "batchSize": BATCH_SIZE,
+                "maxBatchDelay": MAX_BATCH_DELAY_MS,
+                "responseTimeout": 120,
+            }
+        }
+    }
+
+
 def render_config(template: str, ports: Ports, model_store: Path, archive: str) -> str:
     """The template with this instance's ports, absolute model store and restricted URLs."""
     store = model_store.resolve()
@@ -81,6 +102,7 @@ def render_config(template: str, ports: Ports, model_store: Path, archive: str) 
         "model_store": str(store),
         "allowed_urls": allowed.replace("\\", "\\\\"),
         "load_models": archive,
+        "models": json.dumps(model_settings(archive)),
     }
     out = []
     for line in template.splitlines():

@@ -30,6 +30,8 @@ def test_rendered_config_is_loopback_only_with_restricted_urls(tmp_path):
     assert props["enable_model_api"] == "true" and props["token_expiration_min"] == "480"
     assert props["max_request_size"] == "4194304" and props["metrics_mode"] == "prometheus"
     assert props["load_models"] == "feedback-classifier-v3.mar" and props["model_store"] == str((tmp_path / "my store").resolve())
+    settings = json.loads(props["models"])["feedback-classifier"]["3"]
+    assert settings["marName"] == "feedback-classifier-v3.mar" and settings["batchSize"] == 8 and settings["maxBatchDelay"] == 20
 
 
 def test_no_archive_says_which_command_makes_one(tmp_path, capsys):
