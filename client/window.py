@@ -13,6 +13,7 @@ from client.banner import Banner
 from client.batch import BatchPanel
 from client.batch_controller import INTERRUPTED, RUNNING, BatchController
 from client.corrections_view import CorrectionsPanel
+from client.retrain_panel import RetrainPanel
 from client.dashboard import DashboardPanel
 from client.health import ServerStatus
 from client.logfile import log_file_path
@@ -41,12 +42,14 @@ class MainWindow(QMainWindow):
         self.corrections = CorrectionsPanel(self.services.corrections)
         self.dashboard = DashboardPanel(self.services)
         self.logs = LogsPanel(self.request_log, str(log_file or log_file_path()))
+        self.retrain = RetrainPanel(store_path or paths.corrections_db_path())
         self.tabs = QTabWidget()
         for widget, title in (
             (self.single, "Classify"),
             (self.batch, "Batch"),
             (self.corrections, "Corrections"),
             (self.dashboard, "Dashboard"),
+            (self.retrain, "Retrain"),
             (self.logs, "Logs"),
         ):
             self.tabs.addTab(widget, title)
@@ -66,6 +69,8 @@ class MainWindow(QMainWindow):
         self.services.server_failed.connect(self._server_failed)
         self.services.settings_changed.connect(self.services.check_server)
         self.services.corrections.pending_changed.connect(self._pending_changed)
+        self.services.corrections.pending_changed.connect(self.retrain.set_pending)
+        self.retrain.finished.connect(self._retrained)
         self.services.corrections.failed.connect(lambda exc: self._problem(exc, retry=False))
         self.banner.retry_clicked.connect(self.services.check_server)
         self.banner.resume_clicked.connect(self._resume)
@@ -129,6 +134,11 @@ class MainWindow(QMainWindow):
         if state == RUNNING and self.banner.isVisible():
             self.banner.hide()
 
+    def _retrained(self, _exit_code: int) -> None:
+        """A retrain may have promoted a version and consumed corrections: show both."""
+        self.dashboard.refresh()
+        self.services.corrections.refresh()
+
     def _pending_changed(self, count: int) -> None:
         self.pending.setText(f"{count} correction(s) not yet used for training")
 
@@ -138,6 +148,7 @@ class MainWindow(QMainWindow):
         """Stop background work; afterwards the window closes without asking."""
         self._close_confirmed = True
         self.batch_controller.cancel()
+        self.retrain.stop()
         if not self.services.shutdown():
             logger.warning("background work did not stop in time")
 
