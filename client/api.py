@@ -157,7 +157,8 @@ def _is_key_refusal(response: requests.Response) -> bool:
     return response.status_code in (400, 401) and "InvalidKeyException" in response.text
 
 
-def _error_message(response: requests.Response) -> str:
+def error_message(response: requests.Response) -> str:
+    """The server's own message for a refused request (TorchServe JSON, or the raw text)."""
     try:
         data = response.json()
         if isinstance(data, dict):
@@ -196,14 +197,14 @@ class InferenceClient:
             "POST", f"/predictions/{self.model}", items=1, data=text.encode("utf-8"), headers={"Content-Type": "text/plain; charset=utf-8"}
         )
         if response.status_code != 200:
-            raise RequestRejectedError(f"the server refused the text: {_error_message(response)}", "", response.status_code)
+            raise RequestRejectedError(f"the server refused the text: {error_message(response)}", "", response.status_code)
         return Prediction.from_json(response.json())
 
     def classify_chunk(self, items: Sequence[tuple[Any, str]]) -> list[Prediction | ItemError]:
         payload = {"items": [{"id": item_id, "text": text} for item_id, text in items]}
         response = self.session.request("POST", f"/predictions/{self.model}", items=len(items), json=payload)
         if response.status_code != 200:
-            raise RequestRejectedError(f"the server refused a batch: {_error_message(response)}", "", response.status_code)
+            raise RequestRejectedError(f"the server refused a batch: {error_message(response)}", "", response.status_code)
         return [ItemError(r["error"], r.get("id")) if "error" in r else Prediction.from_json(r) for r in response.json()]
 
     def classify_many(

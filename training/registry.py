@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,21 +10,7 @@ from training import paths
 from training.archive import archive_name
 from training.errors import ModelError
 from training.inference import read_card
-from training.server import ManagementClient, record_default, recorded_default
-
-
-def _server(state_dir: Path) -> ManagementClient | None:
-    from training.errors import ServerError
-
-    inst = state_dir / "instance.json"
-    if not inst.exists():
-        return None
-    client = ManagementClient(json.loads(inst.read_text())["urls"]["management"], state_dir / "key_file.json", timeout=120, retries=0)
-    try:
-        client.models()
-    except ServerError:
-        return None
-    return client
+from training.server import connect, record_default, recorded_default
 
 
 def list_versions(models_dir: Path, model_store: Path, state_dir: Path) -> list[dict[str, Any]]:
@@ -46,7 +31,7 @@ def list_versions(models_dir: Path, model_store: Path, state_dir: Path) -> list[
         if m:
             rows.setdefault(m.group(1), {"version": m.group(1)})["archive"] = mar.name
     recorded = recorded_default(model_store)
-    server = _server(state_dir)
+    server = connect(state_dir)
     served = {v.version: v for v in server.versions()} if server else {}
     for version, info in served.items():
         rows.setdefault(version, {"version": version}).update(served=True, workers=info.workers, server_default=info.is_default)
@@ -58,7 +43,7 @@ def list_versions(models_dir: Path, model_store: Path, state_dir: Path) -> list[
 
 def rollback(models_dir: Path, model_store: Path, state_dir: Path, to: str | None = None) -> dict[str, Any]:
     """Make a previous version the default on the server (registering it if needed) and for the next start."""
-    server = _server(state_dir)
+    server = connect(state_dir)
     current = (server.default_version() if server else None) or recorded_default(model_store)
     available = sorted(int(m.group(1)) for p in model_store.glob(f"{paths.MODEL_NAME}-v*.mar") if (m := re.search(r"-v(\d+)\.mar$", p.name)))
     if to is None:

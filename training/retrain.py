@@ -29,7 +29,7 @@ from training.evaluate import EvalReport, evaluate_predictions
 from training.gate import Decision, GateThresholds, ModelScores, decide
 from training.labels import LABELS
 from training.records import Correction, CorrectionsStore, read_corrections
-from training.server import ManagementClient, record_default, recorded_default
+from training.server import ManagementClient, connect, record_default, recorded_default
 
 logger = logging.getLogger(__name__)
 
@@ -133,19 +133,6 @@ def retrain_lock(models_dir: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
-def _server(config: RetrainConfig) -> ManagementClient | None:
-    inst_path = config.state_dir / "instance.json"
-    if not inst_path.exists():
-        return None
-    inst = json.loads(inst_path.read_text(encoding="utf-8"))
-    client = ManagementClient(inst["urls"]["management"], config.state_dir / "key_file.json", timeout=180, retries=1)
-    try:
-        client.models()
-    except ServerError:
-        return None
-    return client
-
-
 def current_version(config: RetrainConfig, server: ManagementClient | None) -> str:
     version = (server.default_version() if server else None) or recorded_default(config.model_store)
     if version is None:
@@ -187,7 +174,7 @@ def run_retrain(config: RetrainConfig) -> dict[str, Any]:
 
 def _run(config: RetrainConfig) -> dict[str, Any]:
     started = time.monotonic()
-    live = _server(config)
+    live = connect(config.state_dir, timeout=180)
     server = None if config.dry_run else live
     current = current_version(config, live)
     current_dir = config.models_dir / f"v{current}"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from client.api import DEFAULT_MANAGEMENT_URL, RequestRejectedError, Session, _error_message
+from client.api import DEFAULT_MANAGEMENT_URL, RequestRejectedError, Session, error_message
 from training import paths
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class ManagementClient:
         response = self.session.request(method, path, **kwargs)
         if response.status_code >= 300:
             raise RequestRejectedError(
-                f"management API {method} {path.split('?')[0]} failed ({response.status_code}): {_error_message(response)}",
+                f"management API {method} {path.split('?')[0]} failed ({response.status_code}): {error_message(response)}",
                 "see the server log in the state directory's logs/ folder",
                 response.status_code,
             )
@@ -112,3 +112,18 @@ def recorded_default(model_store: Path) -> str | None:
     except (json.JSONDecodeError, KeyError):
         logger.warning("%s is unreadable; falling back to the newest archive", path)
         return None
+
+
+def connect(state_dir: Path, timeout: float = 120.0) -> ManagementClient | None:
+    """A client for the TorchServe instance of ``state_dir`` if it answers, else None."""
+    from training.errors import ServerError
+
+    inst = state_dir / "instance.json"
+    if not inst.exists():
+        return None
+    client = ManagementClient(json.loads(inst.read_text(encoding="utf-8"))["urls"]["management"], state_dir / "key_file.json", timeout=timeout, retries=0)
+    try:
+        client.models()
+    except ServerError:
+        return None
+    return client
