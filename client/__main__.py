@@ -1,5 +1,5 @@
 """``python -m client``: the desktop app."""
 
-from client.app import main
+from client.ui.app import main
 
 raise SystemExit(main())

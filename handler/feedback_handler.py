@@ -2,8 +2,10 @@
 
 Packed alone into the ``.mar``: TorchServe imports this file by its bare name, so it
 imports nothing from ``training`` or ``client``. Labels come from the model's own
-``config.json``; temperature, review threshold, max length and threads from
-``setup_config.json`` written by ``feedback archive``.
+``config.json``; temperature, review threshold, max length and threads from the
+``handler:`` section of the archive's model-config YAML written by ``feedback archive``
+(TorchServe hands it over as ``context.model_yaml_config``; the same file carries the
+workers, ``batchSize`` and ``maxBatchDelay`` that TorchServe itself reads).
 
 The top half is plain functions (request parsing, validation, response building) that
 tests import without a server. The bottom half is the ``BaseHandler`` subclass.
@@ -180,6 +182,29 @@ def cut_text(text: str, max_length: int) -> tuple[str, bool]:
     return (text[:cap], True) if len(text) > cap else (text, False)
 
 
+REQUIRED_SETTINGS = ("temperature", "needs_review_threshold", "max_length", "threads")
+
+
+def handler_settings(model_yaml_config: dict[str, Any] | None, model_dir: Path) -> dict[str, Any]:
+    """The ``handler:`` section of the archive's model-config YAML, checked once at load time."""
+    settings = (model_yaml_config or {}).get("handler")
+    if not isinstance(settings, dict):
+        raise RuntimeError(f"the archive in {model_dir} has no model-config YAML with a handler: section; rebuild it with `feedback archive`")
+    missing = [key for key in REQUIRED_SETTINGS if key not in settings]
+    if missing:
+        raise RuntimeError(f"the archive's model-config YAML ({model_dir}) lacks handler settings {missing}; rebuild it with `feedback archive`")
+    return settings
+
+
+def choose_device(gpu_id: Any, cuda_available: bool) -> Any:
+    """The GPU TorchServe assigned to this worker when there is one, else the CPU."""
+    import torch
+
+    if gpu_id is not None and cuda_available:
+        return torch.device(f"cuda:{int(gpu_id)}")
+    return torch.device("cpu")
+
+
 # ----------------------------------------------------------------------------- handler
 
 try:
@@ -196,15 +221,9 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         model_dir = Path(context.system_properties.get("model_dir"))
-        setup_path = model_dir / "setup_config.json"
-        if not setup_path.exists():
-            raise RuntimeError(f"setup_config.json not found in {model_dir}; rebuild the archive with `feedback archive`")
-        self.setup = json.loads(setup_path.read_text(encoding="utf-8"))
-        for key in ("temperature", "needs_review_threshold", "max_length", "threads"):
-            if key not in self.setup:
-                raise RuntimeError(f"setup_config.json in {model_dir} has no {key!r}; rebuild the archive with `feedback archive`")
+        self.setup = handler_settings(getattr(context, "model_yaml_config", None), model_dir)
         torch.set_num_threads(int(self.setup["threads"]))
-        self.device = torch.device("cpu")
+        self.device = choose_device(context.system_properties.get("gpu_id"), torch.cuda.is_available())
         self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         config = self.model.config
@@ -213,7 +232,7 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         self.max_items = int(self.setup.get("max_items", DEFAULT_MAX_ITEMS))
         self.batch_size = int(self.setup.get("inference_batch_size", 32))
         self.initialized = True
-        logger.info("feedback model v%s loaded from %s (%d labels, %d threads)", self.version, model_dir, len(self.labels), self.setup["threads"])
+        logger.info("feedback model v%s loaded from %s on %s (%d labels, %d threads)", self.version, model_dir, self.device, len(self.labels), self.setup["threads"])
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[Parsed]:
         parsed = []

@@ -15,8 +15,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from client.api import InferenceClient
-from training import paths
+from client.core.api import InferenceClient
+from client.core import paths as user_paths
 
 TEXTS = [
     "The export button does nothing since the last update",
@@ -32,7 +32,7 @@ TEXTS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--state-dir", type=Path, default=paths.state_dir())
+    parser.add_argument("--state-dir", type=Path, default=user_paths.state_dir())
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()

@@ -7,8 +7,8 @@ from collections import Counter
 
 from training import paths
 from training.data import load_splits
-from training.labels import LABELS
-from training.records import read_jsonl_objects
+from client.core.labels import LABELS
+from client.core.records import read_jsonl_objects
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import sys
 
 from training import paths
 from training.datacheck import Item, LeakIndex, check_duplicates, eval_texts
-from training.records import RowError, read_jsonl_objects
+from client.core.records import RowError, read_jsonl_objects
 
 KEEP = ("id", "text", "label", "hard")
 

@@ -80,7 +80,7 @@ def temporary_server(model_store: Path, port_base: int, work: Path) -> Iterator[
 
 
 def make_window(work: Path, inference: str, management: str, key_file: Path):  # noqa: ANN201
-    from client.window import MainWindow
+    from client.ui.window import MainWindow
 
     settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
     for name, value in {"inference_url": inference, "management_url": management, "key_file": str(key_file), "agent": "Dana", "review_threshold": 0.6}.items():
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 urls = instance["urls"]
                 shoot(args.out, work, urls["inference"], urls["management"], Path(instance["key_file"]))
         else:
-            from client.settings import ClientSettings
+            from client.core.settings import ClientSettings
 
             defaults = ClientSettings.defaults()
             key_file = args.key_file or defaults.key_file

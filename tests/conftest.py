@@ -37,6 +37,18 @@ for var, sub in (
 TINY = {"epochs": 4.0, "max_length": 64, "max_train_items": 480, "batch_size": 16, "learning_rate": 2e-4, "patience": 4}
 
 
+# Fixtures that start a real TorchServe: any test that uses one (directly or through another
+# fixture) is marked ``server``. ``slow`` marks tests that fine-tune a model of their own
+# (beyond the session's tiny model), so ``pytest -m "not slow"`` still runs the server tests.
+SERVER_FIXTURES = {"server", "loop"}
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+
+
 def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
     shutil.rmtree(_SESSION_ROOT, ignore_errors=True)
 

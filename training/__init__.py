@@ -1,5 +1,5 @@
-"""Feedback Analyzer training package.
+"""Feedback Analyzer training and serving: data, fine-tuning, evaluation, archives, TorchServe.
 
-Kept empty on purpose: importing ``training.labels`` or ``training.records`` must not
-pull in torch, so the desktop client and the data check stay light.
+Kept empty on purpose: the CLI imports its command modules lazily, so ``feedback
+classify`` and ``feedback data check`` never pull in torch.
 """

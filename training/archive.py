@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import subprocess
@@ -10,38 +9,42 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
+from client.core.api import MODEL_NAME
+from client.core.errors import ModelError
 from training import paths
+from training.card import CARD, read_card
 from training.config import ArchiveConfig
-from training.errors import ModelError
-from training.inference import CARD, read_card
+from training.registry import archive_name, latest_model_dir
 
 logger = logging.getLogger(__name__)
-HANDLER_FILE = paths.REPO_ROOT / "handler" / "feedback_handler.py"
 MODEL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", CARD)
 
 
-def archive_name(version: int | str) -> str:
-    return f"{paths.MODEL_NAME}-v{version}.mar"
+def model_config(card: dict, config: ArchiveConfig) -> dict:
+    """TorchServe's model-config YAML: what the frontend reads (workers, batching, timeout)
+    and, under ``handler:``, what the handler reads in ``initialize``.
 
-
-def latest_model_dir(models_dir: Path) -> Path:
-    versions = sorted((int(p.name[1:]), p) for p in models_dir.glob("v*") if p.name[1:].isdigit() and (p / "config.json").exists())
-    if not versions:
-        raise ModelError(f"no trained model in {models_dir}", "train one with `feedback train`")
-    return versions[-1][1]
-
-
-def setup_config(card: dict, config: ArchiveConfig) -> dict:
-    """What the handler needs besides the weights; read once in its ``initialize``."""
+    It travels inside the archive, so every way of loading it (``load_models`` at start,
+    a register call, another cluster) serves it with the same settings.
+    """
     return {
-        "version": str(card["version"]),
-        "labels": card["labels"],
-        "max_length": int(card["hyperparameters"]["max_length"]),
-        "temperature": float(card["temperature"]),
-        "needs_review_threshold": float(card["needs_review_threshold"]),
-        "threads": config.threads,
-        "max_items": config.max_items,
-        "inference_batch_size": 32,
+        "minWorkers": config.workers,
+        "maxWorkers": config.workers,
+        "batchSize": config.batch_size,
+        "maxBatchDelay": config.max_batch_delay,
+        "responseTimeout": config.response_timeout,
+        "handler": {
+            "version": str(card["version"]),
+            "labels": list(card["labels"]),
+            "max_length": int(card["hyperparameters"]["max_length"]),
+            "temperature": float(card["temperature"]),
+            "needs_review_threshold": float(card["needs_review_threshold"]),
+            "threads": config.threads,
+            "max_items": config.max_items,
+            "inference_batch_size": 32,
+        },
     }
 
 
@@ -54,7 +57,7 @@ def build_archive(config: ArchiveConfig) -> Path:
     if not version.isdigit() or int(version) < 1:
         raise ModelError(f"{model_dir}/{CARD}: version must be a positive integer, got {version!r}", "retrain with `feedback train`")
     config.model_store.mkdir(parents=True, exist_ok=True)
-    target = config.model_store / (archive_name(version) if config.archive_format != "no-archive" else f"{paths.MODEL_NAME}-v{version}")
+    target = config.model_store / (archive_name(version) if config.archive_format != "no-archive" else f"{MODEL_NAME}-v{version}")
     if target.exists() and not config.force:
         raise ModelError(f"{target} already exists", "pass --force to rebuild it, or train a new version")
     weights = model_dir / "model.safetensors"
@@ -62,18 +65,19 @@ def build_archive(config: ArchiveConfig) -> Path:
         raise ModelError(f"{model_dir}: model.safetensors missing", "retrain with `feedback train`")
     with tempfile.TemporaryDirectory(prefix="archive-") as tmp:
         tmp_path = Path(tmp)
-        setup = tmp_path / "setup_config.json"
-        setup.write_text(json.dumps(setup_config(card, config), indent=2), encoding="utf-8")
-        extra = [str(model_dir / name) for name in MODEL_FILES if (model_dir / name).exists()] + [str(setup)]
+        yaml_file = tmp_path / "model-config.yaml"
+        yaml_file.write_text(yaml.safe_dump(model_config(card, config), sort_keys=False), encoding="utf-8")
+        extra = [str(model_dir / name) for name in MODEL_FILES if (model_dir / name).exists()]
         export = tmp_path / "export"
         export.mkdir()
         command = [
             str(Path(sys.executable).with_name("torch-model-archiver")),
-            "--model-name", paths.MODEL_NAME,
+            "--model-name", MODEL_NAME,
             "--version", version,
-            "--handler", str(HANDLER_FILE),
+            "--handler", str(paths.handler_file()),
             "--serialized-file", str(weights),
             "--extra-files", ",".join(extra),
+            "--config-file", str(yaml_file),
             "--export-path", str(export),
             "--archive-format", config.archive_format,
             "--force",

@@ -16,7 +16,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, make_pipeline
 
-from training.labels import LABEL2ID, LABELS
+from client.core.labels import LABEL2ID, LABELS
 
 
 def _full_proba(model: Any, proba: np.ndarray) -> np.ndarray:

@@ -57,18 +57,11 @@ def review_threshold(confidence: np.ndarray, correct: np.ndarray, target: float 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
     """ECE with equal-width bins: sum over bins of |accuracy - mean confidence| x bin share."""
-    confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct, dtype=np.float64)
-    if len(confidence) == 0:
+    table = reliability_bins(confidence, correct, bins)
+    total = sum(b["count"] for b in table)
+    if total == 0:
         return 0.0
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            ece += abs(correct[mask].mean() - confidence[mask].mean()) * mask.mean()
-    return float(ece)
+    return float(sum(abs(b["accuracy"] - b["confidence"]) * b["count"] / total for b in table))
 
 
 def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> list[dict[str, float]]:

@@ -40,12 +40,14 @@ def _measure(system: Any, name: str, dataset: str, items: list[Example], train_s
 
 
 def run_compare(config: CompareConfig) -> dict[str, Any]:
-    from training.archive import latest_model_dir
+    from training.registry import latest_model_dir
     from training.train import resolve_base_model
 
     parts = split_examples(load_examples(config.data), load_splits(config.splits))
     train, test = parts["train"], parts["test"]
     datasets = {"our test split": test}
+    if config.dev and config.dev.exists():
+        datasets["our development set"] = load_examples(config.dev)
     if config.external and config.external.exists():
         datasets["external eval"] = load_examples(config.external)
     texts, labels = [e.text for e in train], [e.label for e in train]
@@ -69,14 +71,10 @@ def _row_json(row: Row) -> dict[str, Any]:
     return {
         "system": row.system,
         "dataset": row.dataset,
-        "n": row.report.n,
-        "macro_f1": row.report.macro_f1,
-        "accuracy": row.report.accuracy,
-        "ece": row.report.ece,
+        **row.report.summary(),
         "train_seconds": row.train_seconds,
         "items_per_second": row.items_per_second,
         "by_source": row.report.by_source,
-        "per_class": row.report.per_class,
     }
 
 

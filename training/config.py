@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from client.core import paths as user_paths
 from training import paths
+from training.gate import GateThresholds
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"
 
@@ -36,12 +38,16 @@ class TrainConfig:
     )
     data: Path = _help("Labelled JSONL ({id, text, label} per line).", default_factory=paths.data_file)
     splits: Path = _help("Split file {train, validation, test: [ids]}.", default_factory=paths.splits_file)
+    dev: Path | None = _help("Development set that picks the epoch and fits the temperature and review threshold "
+                             "(written in another voice than the training data); none: our validation split.", default_factory=paths.dev_file)
     out: Path | None = _help("Write the model here; default: models/v<N> with N one above the highest.", default=None)
     epochs: float = _help("Maximum training epochs (early stopping may end sooner).", default=8.0)
     max_length: int = _help("Tokens kept per text; longer texts are truncated.", default=128)
     batch_size: int = _help("Training batch size.", default=16)
     learning_rate: float = _help("Peak learning rate (linear decay with warm-up).", default=1e-4)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
+    label_smoothing: float = _help("Label smoothing factor of the cross-entropy loss.", default=0.0)
+    device: str = _help("auto (a GPU when one is present), cpu or cuda.", default="auto")
     warmup_ratio: float = _help("Share of steps used for learning-rate warm-up.", default=0.1)
     patience: int = _help("Stop after this many epochs without a better validation macro-F1.", default=2)
     seed: int = _help("Random seed: the same seed gives the same metrics on the same machine.", default=42)
@@ -51,7 +57,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.data, self.splits = Path(self.data), Path(self.splits)
+        self.dev = Path(self.dev) if self.dev else None
         self.out = Path(self.out) if self.out is not None else None
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda. But it was: {self.device!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1). But it was: {self.label_smoothing}")
         if self.epochs <= 0:
             raise ValueError(f"epochs must be > 0. But it was: {self.epochs}")
         if not 8 <= self.max_length <= 512:
@@ -74,6 +85,10 @@ class ArchiveConfig:
     model_store: Path = _help("Folder that receives feedback-classifier-v<N>.mar.", default_factory=paths.model_store_dir)
     archive_format: str = _help("torch-model-archiver format: default (deflate), zip-store (fast) or no-archive.", default="default")
     threads: int = _help("Torch threads per TorchServe worker (workers x threads should not exceed cores).", default=1)
+    workers: int = _help("TorchServe workers for this model (minWorkers = maxWorkers in the model-config YAML).", default=2)
+    batch_size: int = _help("TorchServe batchSize: requests gathered into one handler call.", default=8)
+    max_batch_delay: int = _help("TorchServe maxBatchDelay in ms: how long a batch waits to fill.", default=20)
+    response_timeout: int = _help("TorchServe responseTimeout in seconds for one handler call.", default=120)
     max_items: int = _help("Most items one request may carry.", default=256)
     force: bool = _help("Overwrite an existing archive of the same version.", default=False)
 
@@ -82,15 +97,18 @@ class ArchiveConfig:
         self.model_store = Path(self.model_store)
         if self.archive_format not in ("default", "zip-store", "no-archive", "tgz"):
             raise ValueError(f"archive_format must be default, zip-store, no-archive or tgz. But it was: {self.archive_format}")
-        if self.threads < 1 or self.max_items < 1:
-            raise ValueError(f"threads and max_items must be >= 1. But they were: {self.threads}, {self.max_items}")
+        for name in ("threads", "workers", "batch_size", "max_items", "response_timeout"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1. But it was: {getattr(self, name)}")
+        if self.max_batch_delay < 0:
+            raise ValueError(f"max_batch_delay must be >= 0 ms. But it was: {self.max_batch_delay}")
 
 
 @dataclass
 class ServeConfig:
     """One TorchServe instance (``feedback serve``)."""
 
-    state_dir: Path = _help("This instance's working folder (config, key file, logs, pid).", default_factory=paths.state_dir)
+    state_dir: Path = _help("This instance's working folder (config, key file, logs, pid).", default_factory=user_paths.state_dir)
     port_base: int = _help("Inference port; management, metrics, gRPC follow as +1, +2, +3, +4... see README.", default=8080)
     model_store: Path = _help("Folder of .mar archives.", default_factory=paths.model_store_dir)
     timeout: float = _help("Seconds to wait for a READY worker.", default=180.0)
@@ -105,16 +123,16 @@ class ServeConfig:
 class RetrainConfig:
     """Settings of ``feedback retrain``; gate thresholds are in points (0-100)."""
 
-    corrections: list[Path] = _help("Corrections: SQLite stores or exported JSONL/CSV (repeatable).", default_factory=lambda: [paths.corrections_db_path()])
+    corrections: list[Path] = _help("Corrections: SQLite stores or exported JSONL/CSV (repeatable).", default_factory=lambda: [user_paths.corrections_db_path()])
     start_from: str = _help("Initialise the new version from the current model or the base model: current or base.", default="current")
     data: Path = _help("Our labelled JSONL (never modified).", default_factory=paths.data_file)
     splits: Path = _help("Split file; its test split judges both models.", default_factory=paths.splits_file)
     models_dir: Path = _help("Registry of trained versions.", default_factory=paths.models_dir)
     model_store: Path = _help("Folder of .mar archives (the server's model store).", default_factory=paths.model_store_dir)
-    state_dir: Path = _help("State directory of the running TorchServe.", default_factory=paths.state_dir)
-    f1_tolerance: float = _help("Largest allowed drop of test macro-F1, in points.", default=0.5)
-    recall_drop: float = _help("Largest allowed drop of any class's test recall, in points.", default=3.0)
-    min_heldout: int = _help("Held-out corrections needed before their accuracy is judged.", default=20)
+    state_dir: Path = _help("State directory of the running TorchServe.", default_factory=user_paths.state_dir)
+    f1_tolerance: float = _help("Largest allowed drop of test macro-F1, in points.", default=GateThresholds.f1_tolerance)
+    recall_drop: float = _help("Largest allowed drop of any class's test recall, in points.", default=GateThresholds.recall_drop)
+    min_heldout: int = _help("Held-out corrections needed before their accuracy is judged.", default=GateThresholds.min_heldout)
     heldout_fraction: float = _help("Share of pending corrections held out to judge both models.", default=0.2)
     epochs: float = _help("Training epochs for the new version.", default=TrainConfig.__dataclass_fields__["epochs"].default)
     max_length: int = _help("Tokens kept per text.", default=128)
@@ -140,8 +158,9 @@ class CompareConfig:
     model: Path | None = _help("Fine-tuned model folder (default: the highest models/v<N>).", default=None)
     data: Path = _help("Our labelled JSONL.", default_factory=paths.data_file)
     splits: Path = _help("Split file.", default_factory=paths.splits_file)
+    dev: Path | None = _help("Our development set (written in another voice than the training data).", default_factory=paths.dev_file)
     external: Path | None = _help("External evaluation JSONL (measured only).", default_factory=paths.external_eval_file)
-    report: Path | None = _help("Markdown report to write.", default_factory=lambda: paths.REPO_ROOT / "docs" / "MODEL_REPORT.md")
+    report: Path | None = _help("Markdown report to write.", default_factory=lambda: paths.report_dir() / "MODEL_REPORT.md")
     base_model: str = _help("Encoder for the linear probe.", default=DEFAULT_BASE_MODEL)
     skip_probe: bool = _help("Leave out the frozen-encoder probe (faster).", default=False)
 
@@ -149,6 +168,7 @@ class CompareConfig:
         self.model = Path(self.model) if self.model else None
         self.data, self.splits = Path(self.data), Path(self.splits)
         self.external = Path(self.external) if self.external else None
+        self.dev = Path(self.dev) if self.dev else None
         self.report = Path(self.report) if self.report else None
 
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.errors import DataError
-from training.labels import LABEL2ID, LABELS, unknown_label_message
-from training.records import RowError, read_jsonl_objects
+from client.core.errors import DataError
+from client.core.labels import LABEL2ID, LABELS, unknown_label_message
+from client.core.records import RowError, read_jsonl_objects
 
 SPLITS = ("train", "validation", "test")
 MAX_TEXT_CHARS = 5000

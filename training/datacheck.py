@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from training.data import MAX_TEXT_CHARS, SPLITS
-from training.labels import LABEL2ID, unknown_label_message
-from training.records import RowError, read_jsonl_objects
+from client.core.labels import LABEL2ID, unknown_label_message
+from client.core.records import RowError, read_jsonl_objects
 
 NEAR_DUP_JACCARD = 0.8
 LEAK_NGRAM = 8
@@ -119,22 +119,45 @@ def check_duplicates(file: str, items: Sequence[Item], split_of: dict[str, str] 
         else:
             seen[key] = item
     unique = list(seen.values())
-    sets = [shingles(i.text) for i in unique]
+    for pos, other_pos, jaccard in _near_pairs([shingles(i.text) for i in unique]):
+        item, other = unique[pos], unique[other_pos]
+        problems.append(Problem(file, item.line, f"near-duplicate of line {other.line} (Jaccard {jaccard:.2f}){_across(item, other, split_of)}"))
+    return problems
+
+
+def _near_pairs(sets: Sequence[set[tuple[str, ...]]], earlier: int = 0) -> Iterator[tuple[int, int, float]]:
+    """(later, earlier, Jaccard) for every pair at or above the threshold; the first
+    ``earlier`` sets are only compared against, never with each other."""
     index: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for pos, grams in enumerate(sets):
-        shared: Counter[int] = Counter()
-        for gram in grams:
-            shared.update(index[gram])
-        for other_pos, common in shared.items():
-            union = len(grams) + len(sets[other_pos]) - common
-            jaccard = common / union if union else 0.0
-            if jaccard >= NEAR_DUP_JACCARD:
-                item, other = unique[pos], unique[other_pos]
-                problems.append(
-                    Problem(file, item.line, f"near-duplicate of line {other.line} (Jaccard {jaccard:.2f}){_across(item, other, split_of)}")
-                )
+        if pos >= earlier:
+            shared: Counter[int] = Counter()
+            for gram in grams:
+                shared.update(index[gram])
+            for other_pos, common in shared.items():
+                union = len(grams) + len(sets[other_pos]) - common
+                jaccard = common / union if union else 0.0
+                if jaccard >= NEAR_DUP_JACCARD:
+                    yield pos, other_pos, jaccard
         for gram in grams:
             index[gram].append(pos)
+
+
+def check_overlap(file: str, items: Sequence[Item], other_file: str, others: Sequence[Item]) -> list[Problem]:
+    """Items that repeat or nearly repeat an item of another of our files (e.g. the
+    development set against the training data: a model must not be picked on items it saw)."""
+    problems = []
+    keys = {normalise(o.text) or o.text.strip(): o for o in others}
+    exact = set()
+    for pos, item in enumerate(items):
+        other = keys.get(normalise(item.text) or item.text.strip())
+        if other is not None:
+            exact.add(pos + len(others))
+            problems.append(Problem(file, item.line, f"exact duplicate of {other_file}:{other.line}"))
+    sets = [shingles(o.text) for o in others] + [shingles(i.text) for i in items]
+    for pos, other_pos, jaccard in _near_pairs(sets, earlier=len(others)):
+        if other_pos < len(others) and pos not in exact:
+            problems.append(Problem(file, items[pos - len(others)].line, f"near-duplicate of {other_file}:{others[other_pos].line} (Jaccard {jaccard:.2f})"))
     return problems
 
 
@@ -190,10 +213,13 @@ def eval_texts(eval_dir: Path) -> list[str]:
     return texts
 
 
-def check_file(path: Path, eval_dir: Path | None, splits: dict[str, list[str]] | None) -> list[Problem]:
-    """All checks on one file; the edges (reading files) stay in this one function."""
+def check_file(path: Path, eval_dir: Path | None, splits: dict[str, list[str]] | None, others: Sequence[Path] = ()) -> list[Problem]:
+    """All checks on one file (and its overlap with ``others``); the edges (reading files) stay here."""
     file = str(path)
     items, problems = check_schema(file, read_jsonl_objects(path))
+    for other in others:
+        other_items, _ = check_schema(str(other), read_jsonl_objects(other))
+        problems += check_overlap(file, items, str(other), other_items)
     problems += check_ids(file, items)
     split_of = {i: name for name in SPLITS for i in (splits or {}).get(name, [])}
     problems += check_duplicates(file, items, split_of)

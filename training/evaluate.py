@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
 from training.calibration import expected_calibration_error, reliability_bins
-from training.labels import LABEL2ID, LABELS
+from client.core.labels import LABEL2ID, LABELS
 
 LENGTH_BUCKETS = ((1, 10), (11, 30), (31, 80), (81, None))
 N_MISTAKES = 20
@@ -39,6 +39,10 @@ class EvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline figures and the per-class table (what a model card keeps)."""
+        return {"n": self.n, "accuracy": self.accuracy, "macro_f1": self.macro_f1, "weighted_f1": self.weighted_f1, "ece": self.ece, "per_class": self.per_class}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

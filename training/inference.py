@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from training.calibration import probabilities
-from training.errors import ModelError
-from training.labels import LABELS
+from training.card import read_card
+from client.core.errors import ModelError
+from client.core.labels import LABELS
 
 logger = logging.getLogger(__name__)
-CARD = "model_card.json"
 
 
 @dataclass
@@ -37,13 +37,6 @@ class LoadedModel:
     @property
     def max_length(self) -> int:
         return int(self.card.get("hyperparameters", {}).get("max_length", 128))
-
-
-def read_card(model_dir: Path) -> dict[str, Any]:
-    path = Path(model_dir) / CARD
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def load_model(model_dir: str | Path) -> LoadedModel:

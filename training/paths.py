@@ -1,7 +1,11 @@
-"""Where things live: repository, shared folder, user directories.
+"""Where the training and serving side keeps its files.
 
-All locations are computed here so tests can point every one of them at a temporary
-directory through environment variables.
+Package files (the dataset, the handler, the TorchServe template) are package data found
+beside the installed packages, so they work from a checkout and from a plain ``pip install .``.
+Writable places (``models/``, ``model_store/``) are the checkout's folders when the
+package runs from a checkout, and the user data directory otherwise; environment
+variables override each one. The user-side places (server state, corrections store)
+live in ``client.core.paths``.
 """
 
 from __future__ import annotations
@@ -9,14 +13,42 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MODEL_NAME = "feedback-classifier"
+from client.core import paths as user_paths
+
+_PACKAGES_ROOT = Path(__file__).resolve().parent.parent
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from, or None when it is installed elsewhere."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "training" / "paths.py").is_file() else None
+
+
+def _writable(env: str, name: str) -> Path:
+    value = os.environ.get(env)
+    if value:
+        return Path(value).resolve()
+    root = checkout_root()
+    return root / name if root is not None else user_paths.user_data_dir() / name
+
+
+def package_file(package: str, *parts: str) -> Path:
+    """A file shipped inside one of our top-level packages, installed or in the checkout.
+
+    Our packages are installed side by side, so they are found beside this one. (Not
+    through ``importlib``: pytest puts ``tests/`` on sys.path, whose ``training/`` and
+    ``handler/`` folders would make those names namespace packages.)
+    """
+    return _PACKAGES_ROOT.joinpath(package, *parts)
 
 
 def shared_dir() -> Path:
-    """``../shared`` beside the repository, or ``$FEEDBACK_SHARED_DIR``."""
+    """``../shared`` beside the checkout, or ``$FEEDBACK_SHARED_DIR``."""
     env = os.environ.get("FEEDBACK_SHARED_DIR")
-    return Path(env).resolve() if env else (REPO_ROOT.parent / "shared").resolve()
+    if env:
+        return Path(env).resolve()
+    root = checkout_root()
+    return (root.parent / "shared").resolve() if root is not None else user_paths.user_data_dir() / "shared"
 
 
 def eval_dir() -> Path:
@@ -28,38 +60,37 @@ def external_eval_file() -> Path:
 
 
 def data_file() -> Path:
-    return REPO_ROOT / "training" / "data" / "feedback.jsonl"
+    return package_file("training", "data", "feedback.jsonl")
 
 
 def splits_file() -> Path:
-    return REPO_ROOT / "training" / "data" / "splits.json"
+    return package_file("training", "data", "splits.json")
+
+
+def dev_file() -> Path:
+    """Our development set: written in another voice than the training data; picks models."""
+    return package_file("training", "data", "dev.jsonl")
+
+
+def handler_file() -> Path:
+    return package_file("handler", "feedback_handler.py")
+
+
+def config_template() -> Path:
+    return package_file("training", "config.properties")
 
 
 def models_dir() -> Path:
     """The registry of trained versions, ``models/v<N>/``; ``$FEEDBACK_MODELS_DIR`` overrides."""
-    env = os.environ.get("FEEDBACK_MODELS_DIR")
-    return Path(env).resolve() if env else REPO_ROOT / "models"
+    return _writable("FEEDBACK_MODELS_DIR", "models")
 
 
 def model_store_dir() -> Path:
-    env = os.environ.get("FEEDBACK_MODEL_STORE")
-    return Path(env).resolve() if env else REPO_ROOT / "model_store"
+    """The folder of ``.mar`` archives; ``$FEEDBACK_MODEL_STORE`` overrides."""
+    return _writable("FEEDBACK_MODEL_STORE", "model_store")
 
 
-def _xdg(var: str, fallback: str) -> Path:
-    base = os.environ.get(var)
-    return Path(base) if base else Path.home() / fallback
-
-
-def state_dir() -> Path:
-    """The TorchServe instance's state folder: ``$FEEDBACK_STATE_DIR`` or the user state dir."""
-    env = os.environ.get("FEEDBACK_STATE_DIR")
-    return Path(env).resolve() if env else _xdg("XDG_STATE_HOME", ".local/state") / "feedback-analyzer"
-
-
-def corrections_db_path() -> Path:
-    """The local retraining store: ``$FEEDBACK_CORRECTIONS_DB`` or the user data dir."""
-    env = os.environ.get("FEEDBACK_CORRECTIONS_DB")
-    if env:
-        return Path(env).resolve()
-    return _xdg("XDG_DATA_HOME", ".local/share") / "feedback-analyzer" / "corrections.sqlite3"
+def report_dir() -> Path:
+    """Where ``feedback compare`` writes its Markdown report: the checkout's docs/, else the working folder."""
+    root = checkout_root()
+    return root / "docs" if root is not None else Path.cwd()

@@ -1,35 +1,93 @@
-"""``feedback models`` and ``feedback rollback``: versions in models/, the store and the server."""
+"""Model versions: trained folders ``models/v<N>/``, archives ``feedback-classifier-v<N>.mar``,
+the default recorded for the next start, and ``feedback models`` / ``feedback rollback``.
+
+The one place that knows how a version is named and found.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
-from training import paths
-from training.archive import archive_name
-from training.errors import ModelError
-from training.inference import read_card
-from training.server import connect, record_default, recorded_default
+from client.core.api import MODEL_NAME, connect
+from client.core.errors import ModelError
+from training.card import read_card
+
+logger = logging.getLogger(__name__)
+
+_ARCHIVE = re.compile(rf"^{re.escape(MODEL_NAME)}-v(\d+)\.mar$")
+DEFAULT_FILE = "default.json"
+
+
+def archive_name(version: int | str) -> str:
+    return f"{MODEL_NAME}-v{version}.mar"
+
+
+def archive_version(name: str) -> int | None:
+    """The version number in an archive's file name, or None if it is not one of ours."""
+    m = _ARCHIVE.match(Path(name).name)
+    return int(m.group(1)) if m else None
+
+
+def archived_versions(model_store: Path) -> dict[int, str]:
+    """Version -> archive file name, for every archive in the store."""
+    found = {archive_version(p.name): p.name for p in Path(model_store).glob(f"{MODEL_NAME}-v*.mar")}
+    return {v: name for v, name in sorted((k, n) for k, n in found.items() if k is not None)}
+
+
+def version_folders(models_dir: Path, complete: bool = True) -> dict[int, Path]:
+    """Version -> ``models/v<N>`` folder; ``complete`` keeps only folders with a saved model."""
+    found = {int(p.name[1:]): p for p in Path(models_dir).glob("v*") if p.name[1:].isdigit()}
+    return {v: p for v, p in sorted(found.items()) if not complete or (p / "config.json").exists()}
+
+
+def latest_model_dir(models_dir: Path) -> Path:
+    versions = version_folders(models_dir)
+    if not versions:
+        raise ModelError(f"no trained model in {models_dir}", "train one with `feedback train`")
+    return versions[max(versions)]
+
+
+def next_version(models_dir: Path, at_least: int = 0) -> int:
+    """One above every version folder (finished or not) and above ``at_least``."""
+    return max([*version_folders(models_dir, complete=False), at_least]) + 1
+
+
+def record_default(model_store: Path, version: str) -> Path:
+    """Remember which version ``serve start`` loads next time."""
+    path = Path(model_store) / DEFAULT_FILE
+    path.write_text(json.dumps({"model": MODEL_NAME, "version": str(version)}) + "\n", encoding="utf-8")
+    return path
+
+
+def recorded_default(model_store: Path) -> str | None:
+    path = Path(model_store) / DEFAULT_FILE
+    if not path.exists():
+        return None
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["version"])
+    except (json.JSONDecodeError, KeyError):
+        logger.warning("%s is unreadable; falling back to the newest archive", path)
+        return None
 
 
 def list_versions(models_dir: Path, model_store: Path, state_dir: Path) -> list[dict[str, Any]]:
     """One row per version known anywhere, with its test metrics and where it is."""
     rows: dict[str, dict[str, Any]] = {}
-    for folder in models_dir.glob("v*"):
-        if folder.name[1:].isdigit() and (folder / "config.json").exists():
-            card = read_card(folder)
-            rows[folder.name[1:]] = {
-                "version": folder.name[1:],
-                "folder": str(folder),
-                "test_macro_f1": card.get("test", {}).get("macro_f1"),
-                "trained_at": card.get("trained_at"),
-                "corrections": card.get("corrections", {}).get("count", 0),
-            }
-    for mar in model_store.glob(f"{paths.MODEL_NAME}-v*.mar"):
-        m = re.search(r"-v(\d+)\.mar$", mar.name)
-        if m:
-            rows.setdefault(m.group(1), {"version": m.group(1)})["archive"] = mar.name
+    for number, folder in version_folders(models_dir).items():
+        card = read_card(folder)
+        rows[str(number)] = {
+            "version": str(number),
+            "folder": str(folder),
+            "test_macro_f1": card.get("test", {}).get("macro_f1"),
+            "trained_at": card.get("trained_at"),
+            "corrections": card.get("corrections", {}).get("count", 0),
+        }
+    for number, name in archived_versions(model_store).items():
+        rows.setdefault(str(number), {"version": str(number)})["archive"] = name
     recorded = recorded_default(model_store)
     server = connect(state_dir)
     served = {v.version: v for v in server.versions()} if server else {}
@@ -45,7 +103,7 @@ def rollback(models_dir: Path, model_store: Path, state_dir: Path, to: str | Non
     """Make a previous version the default on the server (registering it if needed) and for the next start."""
     server = connect(state_dir)
     current = (server.default_version() if server else None) or recorded_default(model_store)
-    available = sorted(int(m.group(1)) for p in model_store.glob(f"{paths.MODEL_NAME}-v*.mar") if (m := re.search(r"-v(\d+)\.mar$", p.name)))
+    available = list(archived_versions(model_store))
     if to is None:
         older = [v for v in available if current is None or v < int(current)]
         if not older:

@@ -20,16 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from training import config as cfg
-from training.archive import archive_name, build_archive
+from training.registry import archive_name
+from training.archive import build_archive
 from training.config import ArchiveConfig, RetrainConfig, TrainConfig
-from training.data import Example, load_examples, load_splits, split_examples
+from training.data import Example, data_hash, load_examples, load_splits, split_examples
 from training.datacheck import normalise
-from training.errors import FeedbackError, ModelError, NotPromotedError, ServerError
+from client.core.errors import FeedbackError, ModelError, NotPromotedError, ServerError
 from training.evaluate import EvalReport, evaluate_predictions
 from training.gate import Decision, GateThresholds, ModelScores, decide
-from training.labels import LABELS
-from training.records import Correction, CorrectionsStore, read_corrections
-from training.server import ManagementClient, connect, record_default, recorded_default
+from client.core.labels import LABELS
+from client.core.corrections import Correction, CorrectionsStore, read_corrections
+from client.core.api import ManagementClient, connect
+from training.registry import record_default, recorded_default
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +50,7 @@ class MergeResult:
         return frozenset(normalise(e.text) for e in self.train + self.heldout)
 
     def corrections_hash(self) -> str:
-        digest = hashlib.sha256()
-        for e in sorted(self.train + self.heldout, key=lambda e: e.id):
-            digest.update(f"{e.id}\t{e.label}\t{e.text}\n".encode())
-        return digest.hexdigest()[:16]
+        return data_hash(sorted(self.train + self.heldout, key=lambda e: e.id))
 
 
 def _in_heldout(text_key: str, fraction: float) -> bool:

@@ -7,7 +7,6 @@ instances (say the user's and a test's) never collide.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -20,18 +19,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.api import ServerDownError, read_key
+from client.core import instance
+from client.core.api import MODEL_NAME, ManagementClient
+from client.core.errors import ServerDownError, ServerError
+from client.core.instance import read_key
 from training import paths
-from training.archive import archive_name
 from training.config import ServeConfig
-from training.errors import ServerError
-from training.server import ManagementClient, recorded_default
+from training.registry import archive_name, archived_versions, recorded_default
 
 logger = logging.getLogger(__name__)
-TEMPLATE = paths.REPO_ROOT / "config.properties"
-WORKERS = 2
-BATCH_SIZE = 8
-MAX_BATCH_DELAY_MS = 20
 
 
 @dataclass(frozen=True)
@@ -60,39 +56,23 @@ def choose_archive(model_store: Path) -> str:
     default = recorded_default(model_store)
     if default and (model_store / archive_name(default)).exists():
         return archive_name(default)
-    found = sorted(
-        (int(m.group(1)), p.name) for p in model_store.glob(f"{paths.MODEL_NAME}-v*.mar") if (m := re.search(r"-v(\d+)\.mar$", p.name))
-    )
+    found = archived_versions(model_store)
     if not found:
         raise ServerError(
-            f"no {paths.MODEL_NAME}-v<N>.mar archive in {model_store}",
+            f"no {MODEL_NAME}-v<N>.mar archive in {model_store}",
             "build one with `feedback archive` (after `feedback train`), or run `make run`",
         )
-    return found[-1][1]
-
-
-def model_settings(archive: str) -> dict:
-    """TorchServe's per-model settings for the archive loaded at start (batching, workers)."""
-    version = re.search(r"-v(\d+)\.mar$", archive)
-    return {
-        paths.MODEL_NAME: {
-            (version.group(1) if version else "1"): {
-                "defaultVersion": True,
-                "marName": archive,
-                "minWorkers": WORKERS,
-                "maxWorkers": WORKERS,
-                "batchSize": BATCH_SIZE,
-                "maxBatchDelay": MAX_BATCH_DELAY_MS,
-                "responseTimeout": 120,
-            }
-        }
-    }
+    return found[max(found)]
 
 
 def render_config(template: str, ports: Ports, model_store: Path, archive: str) -> str:
-    """The template with this instance's ports, absolute model store and restricted URLs."""
+    """The template with this instance's ports, absolute model store and restricted URLs.
+
+    Workers and batching are not here: they travel in the archive's model-config YAML.
+    ``allowed_urls`` admits only file names directly in the store (no ``/``, so no ``..``).
+    """
     store = model_store.resolve()
-    allowed = "file://" + re.escape(str(store)) + "/.*\\.mar"
+    allowed = "file://" + re.escape(str(store)) + "/[^/]+\\.mar"
     values = {
         "inference_address": ports.urls()["inference"],
         "management_address": ports.urls()["management"],
@@ -102,7 +82,6 @@ def render_config(template: str, ports: Ports, model_store: Path, archive: str) 
         "model_store": str(store),
         "allowed_urls": allowed.replace("\\", "\\\\"),
         "load_models": archive,
-        "models": json.dumps(model_settings(archive)),
     }
     out = []
     for line in template.splitlines():
@@ -171,15 +150,10 @@ def _pid(state: Path) -> int | None:
         return None
 
 
-def _instance(state: Path) -> dict:
-    path = state / "instance.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def management_client(config: ServeConfig) -> ManagementClient:
-    inst = _instance(config.state_dir)
+    inst = instance.read_instance(config.state_dir) or {}
     url = inst.get("urls", {}).get("management") or Ports.from_base(config.port_base).urls()["management"]
-    return ManagementClient(url, config.state_dir / "key_file.json")
+    return ManagementClient(url, instance.key_file(config.state_dir))
 
 
 def _log_tail(state: Path, lines: int = 15) -> str:
@@ -204,7 +178,7 @@ def start(config: ServeConfig) -> dict:
     for name, port in ports.__dict__.items():
         if not _wait_port_free(port, seconds=5):
             raise ServerError(f"port {port} ({name}) is already in use", "stop what uses it, or pass --port-base with another value")
-    (state / "config.properties").write_text(render_config(TEMPLATE.read_text(), ports, config.model_store, archive), encoding="utf-8")
+    (state / "config.properties").write_text(render_config(paths.config_template().read_text(encoding="utf-8"), ports, config.model_store, archive), encoding="utf-8")
     command = [str(Path(sys.executable).with_name("torchserve")), "--start", "--ncs", "--ts-config", str(state / "config.properties"), "--model-store", str(config.model_store.resolve())]
     logger.info("starting TorchServe with %s", archive)
     (state / "logs").mkdir(exist_ok=True)
@@ -215,12 +189,12 @@ def start(config: ServeConfig) -> dict:
     if result.returncode != 0:
         text = console.read_text(errors="replace").strip()[-400:]
         raise ServerError(f"torchserve --start failed: {text}", f"see {console}")
-    inst = {"urls": ports.urls(), "ports": ports.__dict__, "archive": archive, "key_file": str(state / "key_file.json"), "model_store": str(config.model_store.resolve())}
-    (state / "instance.json").write_text(json.dumps(inst, indent=2), encoding="utf-8")
+    key_file = instance.key_file(state)
+    inst = {"urls": ports.urls(), "ports": ports.__dict__, "archive": archive, "key_file": str(key_file), "model_store": str(config.model_store.resolve())}
+    instance.write_instance(state, inst)
     deadline = time.monotonic() + config.timeout
     client = None
     while time.monotonic() < deadline:
-        key_file = state / "key_file.json"
         if key_file.exists() and read_key(key_file, "management"):
             key_file.chmod(0o600)
             client = client or ManagementClient(ports.urls()["management"], key_file, timeout=5, retries=0)
@@ -256,7 +230,7 @@ def stop(config: ServeConfig) -> bool:
 
 def status(config: ServeConfig) -> dict:
     state = config.state_dir
-    inst = _instance(state)
+    inst = instance.read_instance(state) or {}
     pid = _pid(state)
     out = {"running": pid is not None, "pid": pid, "state_dir": str(state), **inst}
     if pid is not None:

@@ -23,14 +23,16 @@ from typing import Any
 import numpy as np
 
 from training import config as cfg
+from client.core.api import MODEL_NAME
 from training import paths
 from training.calibration import fit_temperature, probabilities, review_threshold
 from training.config import DEFAULT_BASE_MODEL, TrainConfig
 from training.data import Example, data_hash, load_examples, load_splits, split_examples, to_dataset
-from training.errors import ModelError
+from client.core.errors import ModelError
 from training.evaluate import EvalReport, evaluate_predictions
-from training.inference import CARD, predict_logits
-from training.labels import ID2LABEL, LABEL2ID, LABELS
+from training.card import CARD
+from training.inference import predict_logits
+from client.core.labels import ID2LABEL, LABEL2ID, LABELS
 
 logger = logging.getLogger(__name__)
 DEFAULT_ALIASES = (DEFAULT_BASE_MODEL, "sentence-transformers/all-MiniLM-L6-v2")
@@ -167,7 +169,13 @@ def train(
 
         train_items = [e for e in train_items if normalise(e.text) not in replaced_texts]
     train_items = list(train_items) + list(extra_train)
+    # Model selection (early stopping, temperature, review threshold) runs on the development
+    # set when there is one: our validation split is written like the training data, so it
+    # cannot see a model that learned our writing style instead of the task.
+    select = load_examples(config.dev) if config.dev is not None and config.dev.exists() else parts["validation"]
+    select_name = "development set" if select is not parts["validation"] else "validation split"
     base = resolve_base_model(init_from or config.base_model)
+    use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
 
     if config.out is not None:
         out_dir, version = config.out, config.version or 1
@@ -177,7 +185,7 @@ def train(
         out_dir = models / f"v{version}"
     out_dir.mkdir(parents=True, exist_ok=True)
     log_handler = _log_file_handler(out_dir)
-    logger.info("training v%s from %s on %d items (validation %d, test %d)", version, config.base_model, len(train_items), len(parts["validation"]), len(parts["test"]))
+    logger.info("training v%s from %s on %d items (selection on the %s: %d, test %d, %s)", version, config.base_model, len(train_items), select_name, len(select), len(parts["test"]), "cpu" if use_cpu else "cuda")
 
     set_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -189,7 +197,7 @@ def train(
         return tokenizer(batch["text"], truncation=True, max_length=config.max_length)
 
     train_ds = to_dataset(train_items).map(tokenize, batched=True, remove_columns=["text"])
-    val_ds = to_dataset(parts["validation"]).map(tokenize, batched=True, remove_columns=["text"])
+    val_ds = to_dataset(select).map(tokenize, batched=True, remove_columns=["text"])
 
     with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=out_dir.parent) as scratch:
         args = TrainingArguments(
@@ -199,6 +207,7 @@ def train(
             per_device_eval_batch_size=64,
             learning_rate=config.learning_rate,
             weight_decay=config.weight_decay,
+            label_smoothing_factor=config.label_smoothing,
             warmup_steps=config.warmup_ratio,
             train_sampling_strategy="group_by_length",
             eval_strategy="epoch",
@@ -212,7 +221,7 @@ def train(
             report_to="none",
             seed=config.seed,
             data_seed=config.seed,
-            use_cpu=True,
+            use_cpu=use_cpu,
             dataloader_num_workers=0,
         )
         trainer = Trainer(
@@ -232,11 +241,13 @@ def train(
         model.eval()
         epochs_run = float(trainer.state.epoch or 0)
 
-    val_logits = predict_logits(model, tokenizer, [e.text for e in parts["validation"]], config.max_length)
-    val_true = np.array([LABEL2ID[e.label] for e in parts["validation"]])
-    temperature = fit_temperature(val_logits, val_true)
-    val_proba = probabilities(val_logits, temperature)
-    threshold = review_threshold(val_proba.max(axis=1), val_proba.argmax(axis=1) == val_true)
+    sel_logits = predict_logits(model, tokenizer, [e.text for e in select], config.max_length)
+    sel_true = np.array([LABEL2ID[e.label] for e in select])
+    temperature = fit_temperature(sel_logits, sel_true)
+    sel_proba = probabilities(sel_logits, temperature)
+    threshold = review_threshold(sel_proba.max(axis=1), sel_proba.argmax(axis=1) == sel_true)
+    selection = evaluate_predictions([e.label for e in select], sel_proba, [e.text for e in select])
+    val_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["validation"]], config.max_length), temperature)
     validation = evaluate_predictions([e.label for e in parts["validation"]], val_proba, [e.text for e in parts["validation"]])
     test_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["test"]], config.max_length), temperature)
     test = evaluate_predictions([e.label for e in parts["test"]], test_proba, [e.text for e in parts["test"]])
@@ -247,7 +258,7 @@ def train(
         weights.chmod(0o644)  # save_pretrained writes 0600; TorchServe and teammates need to read it
     seconds = time.monotonic() - started
     card = {
-        "name": paths.MODEL_NAME,
+        "name": MODEL_NAME,
         "version": version,
         "base_model": config.base_model,
         "initialised_from": init_from or config.base_model,
@@ -258,8 +269,10 @@ def train(
         "hyperparameters": {**cfg.to_dict(config), "epochs_run": epochs_run},
         "temperature": temperature,
         "needs_review_threshold": threshold,
-        "validation": _summary(validation),
-        "test": _summary(test),
+        "selected_on": select_name,
+        "development": selection.summary(),
+        "validation": validation.summary(),
+        "test": test.summary(),
         "training_seconds": round(seconds, 1),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(card_extra or {}),
@@ -271,21 +284,10 @@ def train(
     for leftover in out_dir.glob("checkpoint-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     logger.info(
-        "v%s done in %.0f s: validation macro-F1 %.3f, test macro-F1 %.3f, temperature %.2f, review threshold %.2f",
-        version, seconds, validation.macro_f1, test.macro_f1, temperature, threshold,
+        "v%s done in %.0f s: %s macro-F1 %.3f, validation %.3f, test %.3f, temperature %.2f, review threshold %.2f",
+        version, seconds, select_name, selection.macro_f1, validation.macro_f1, test.macro_f1, temperature, threshold,
     )
     for name in ("training", "transformers"):
         logging.getLogger(name).removeHandler(log_handler)
     log_handler.close()
     return TrainResult(out_dir, version, validation, test, temperature, threshold, seconds, card)
-
-
-def _summary(report: EvalReport) -> dict[str, Any]:
-    return {
-        "n": report.n,
-        "accuracy": report.accuracy,
-        "macro_f1": report.macro_f1,
-        "weighted_f1": report.weighted_f1,
-        "ece": report.ece,
-        "per_class": report.per_class,
-    }

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-from client.window import MainWindow
+from client.ui.window import MainWindow
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from client.api import Prediction
-from client.window import MainWindow
+from client.core.api import Prediction
+from client.ui.window import MainWindow
 
 TOPICS = ("the export button", "sync on my phone", "the invoice page", "search", "the calendar", "dark mode", "the login screen", "attachments")
 TEMPLATES = (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from drive import closed_port
 
-from training.paths import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_python_m_client_starts_without_a_server_and_keeps_running(qtbot, tmp_path: Path) -> None:

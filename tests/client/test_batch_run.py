@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from client.api import ItemError, Prediction
-from client.batch_run import BatchRun, export_records, load_file
-from training.labels import LABELS
-from training.records import ReadResult, Row, RowError
+from client.core.api import ItemError, Prediction
+from client.core.batch import BatchRun, export_records, load_file
+from client.core.labels import LABELS
+from client.core.records import ReadResult, Row, RowError
 
 
 def answer(label: str = "bug", confidence: float = 0.7) -> Prediction:

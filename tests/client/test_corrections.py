@@ -8,8 +8,8 @@ import pytest
 from drive import classify
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from training.labels import LABEL_NAMES
-from training.records import read_corrections
+from client.core.labels import LABEL_NAMES
+from client.core.corrections import read_corrections
 
 pytestmark = pytest.mark.server
 TEXT = "It would be great if I could export my notes as PDF"

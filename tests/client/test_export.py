@@ -9,11 +9,11 @@ from drive import open_and_run
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
-from client.results import AGENT, CONFIDENCE
-from client.signals import emit
-from training.labels import LABELS
-from training.paths import REPO_ROOT
-from training.records import read_records
+from client.ui.results_model import AGENT, CONFIDENCE
+from client.ui.signals import emit
+from client.core.labels import LABELS
+REPO_ROOT = Path(__file__).resolve().parents[2]
+from client.core.records import read_records
 
 pytestmark = pytest.mark.server
 SAMPLE = REPO_ROOT / "samples" / "support_export.csv"

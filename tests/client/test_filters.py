@@ -9,10 +9,10 @@ from drive import open_and_run
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QComboBox
 
-from client.results import AGENT, CONFIDENCE, LABEL, TEXT
-from client.signals import emit
-from training.labels import LABEL_NAMES, LABELS
-from training.paths import REPO_ROOT
+from client.ui.results_model import AGENT, CONFIDENCE, LABEL, TEXT
+from client.ui.signals import emit
+from client.core.labels import LABEL_NAMES, LABELS
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.server
 SAMPLE = REPO_ROOT / "samples" / "support_export.csv"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from client.api import Prediction
-from client.batch_run import BatchRun
-from client.results import CONFIDENCE, LABEL, ResultsFilter, ResultsTableModel
-from client.results_view import ResultsTable
-from training.labels import LABEL_NAMES, LABELS
-from training.records import ReadResult, Row
+from client.core.api import Prediction
+from client.core.batch import BatchRun
+from client.ui.results_model import CONFIDENCE, LABEL, ResultsFilter, ResultsTableModel
+from client.ui.results_view import ResultsTable
+from client.core.labels import LABEL_NAMES, LABELS
+from client.core.records import ReadResult, Row
 
 N = 100_000
 CHUNK = 1000

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from drive import classify
 
-from client.api import read_key
-from client.logfile import install_file_log
+from client.core.instance import read_key
+from client.core.logfile import install_file_log
 
 pytestmark = pytest.mark.server
 

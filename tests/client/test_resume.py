@@ -10,7 +10,7 @@ import requests
 from drive import drop_file, write_csv
 from PySide6.QtCore import Qt
 
-from client.api import read_key
+from client.core.instance import read_key
 
 pytestmark = pytest.mark.server
 

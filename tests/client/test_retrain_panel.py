@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import shutil
 from pathlib import Path
 
-from client.retrain_panel import outcome_text, report_path
-from training.records import Correction, CorrectionsStore
+from client.ui.retrain_panel import outcome_text, report_path
+from client.core.corrections import Correction, CorrectionsStore
 
 TINY = ["--epochs", "1", "--max-length", "32", "--max-train-items", "64", "--f1-tolerance", "100", "--recall-drop", "100"]
 
 
+@pytest.mark.slow
 def test_dry_run_streams_the_log_shows_the_report_and_refreshes_the_dashboard(qtbot, window, tiny_model, corrections_db: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     shutil.copytree(tiny_model.out_dir, models / "v1")

@@ -10,8 +10,9 @@ from drive import closed_port
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from client.settings import ClientSettings, load_settings
-from client.settings_dialog import SettingsDialog
+from client.core.settings import ClientSettings
+from client.ui.settings_store import load_settings
+from client.ui.settings_dialog import SettingsDialog
 
 
 def test_defaults_come_from_the_local_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ import sys
 
 from PySide6.QtCore import QObject, Signal
 
-from client.signals import emit
+from client.ui.signals import emit
 
 
 class Source(QObject):

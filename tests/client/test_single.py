@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from drive import classify
 
-from client.stats import confidence_band
-from training.labels import LABEL_NAMES, LABELS
+from client.core.stats import confidence_band
+from client.core.labels import LABEL_NAMES, LABELS
 
 pytestmark = pytest.mark.server
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from client.api import Prediction
-from client.stats import SessionStats, Throughput, confidence_band, format_duration, histogram, label_counts, needs_review
-from training.labels import LABELS
+from client.core.api import Prediction
+from client.core.stats import SessionStats, Throughput, confidence_band, format_duration, histogram, label_counts, needs_review
+from client.core.labels import LABELS
 
 
 def prediction(label: str, confidence: float, flagged: bool = False) -> Prediction:

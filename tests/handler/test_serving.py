@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import requests
 
-from client.api import read_key
-from training.labels import LABELS
+from client.core.instance import read_key
+from client.core.labels import LABELS
 
 MODEL = "feedback-classifier"
 
@@ -183,7 +183,7 @@ def test_register_refuses_urls_outside_the_store(api, tmp_path):
 def test_second_version_registered_and_set_default(api, server, tiny_model, model_store, session_root, as_version):
     from training.archive import build_archive
     from training.config import ArchiveConfig
-    from training.server import ManagementClient
+    from client.core.api import ManagementClient
 
     v2 = as_version(tiny_model.out_dir, session_root / "tiny-model-v2", 2)
     build_archive(ArchiveConfig(model=v2, model_store=model_store, archive_format="zip-store"))

@@ -32,8 +32,22 @@ def test_usage_error_exits_2(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--epochs", "many"])
     assert exit_info.value.code == 2
-    assert main(["train", "--epochs", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # refused by TrainConfig at parse time, before any work
+        main(["train", "--epochs", "0"])
+    assert exit_info.value.code == 2
     assert "epochs must be > 0. But it was: 0.0" in capsys.readouterr().err
+
+
+def test_a_bug_inside_a_command_is_not_reported_as_a_usage_error(monkeypatch):
+    """A ValueError raised while a command runs is a defect: it propagates with its traceback."""
+    from training.cli import data
+
+    def broken(*_args):
+        raise ValueError("a defect, not a bad option")
+
+    monkeypatch.setattr(data, "split", broken)
+    with pytest.raises(ValueError, match="a defect"):
+        main(["data", "split"])
 
 
 def test_missing_model_folder(tmp_path, capsys):

@@ -7,7 +7,7 @@ import json
 from training import paths
 from training.cli import main
 from training.data import load_examples, make_splits, save_splits
-from training.labels import LABELS
+from client.core.labels import LABELS
 
 
 def small_files(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from training.evaluate import evaluate_predictions, save_plots
-from training.labels import LABEL2ID, LABELS
+from client.core.labels import LABEL2ID, LABELS
 
 
 def one_hot(labels: list[str], confidence: float = 0.9) -> np.ndarray:

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from training.errors import DataError
-from training.records import Correction, CorrectionsStore, read_corrections, read_records, write_records
+from client.core.errors import DataError
+from client.core.corrections import Correction, CorrectionsStore, read_corrections
+from client.core.records import read_records, write_records
 
 
 def test_csv_with_bad_rows_keeps_the_good_ones(tmp_path):

@@ -14,17 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from client.api import InferenceClient
+from client.core.api import InferenceClient
 from training import paths
 from training.archive import build_archive
 from training.cli import main
 from training.config import ArchiveConfig, ServeConfig
 from training.data import load_examples, load_splits, split_examples
 from training.datacheck import normalise
-from training.errors import FeedbackError
-from training.records import Correction, CorrectionsStore
+from client.core.errors import FeedbackError
+from client.core.corrections import Correction, CorrectionsStore
 from training.retrain import merge_corrections, retrain_lock
-from training.server import ManagementClient, record_default
+from client.core.api import ManagementClient
+from training.registry import record_default
 
 TINY_RETRAIN = ["--epochs", "3", "--max-length", "64", "--max-train-items", "480", "--learning-rate", "2e-4"]
 KIOSK = "[kiosk 7 relay] "
@@ -106,6 +107,7 @@ def kiosk_texts() -> list:
     return [KIOSK + e.text for e in parts()["train"][:110]]
 
 
+@pytest.mark.slow
 def test_consistent_corrections_are_promoted_and_served_by_default(loop, capsys):
     store = CorrectionsStore(loop["db"])
     texts = kiosk_texts()
@@ -134,6 +136,7 @@ def test_consistent_corrections_are_promoted_and_served_by_default(loop, capsys)
     assert "PROMOTED" in md and "held-out" in md
 
 
+@pytest.mark.slow
 def test_harmful_corrections_are_refused_with_exit_3(loop, capsys):
     store = CorrectionsStore(loop["db"])
     for e in [e for e in parts()["train"] if e.label == "bug"][:150]:
@@ -152,6 +155,7 @@ def test_harmful_corrections_are_refused_with_exit_3(loop, capsys):
             store.undo(c.id)
 
 
+@pytest.mark.slow
 def test_dry_run_changes_nothing(loop, capsys):
     CorrectionsStore(loop["db"]).add(Correction("Where can I download my statements?", "question", agent="test"))
     snapshot = sorted(str(p) for p in loop["models"].rglob("*") if "reports" not in p.parts)

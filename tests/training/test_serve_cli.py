@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
-from client.api import InferenceClient
+from client.core.api import InferenceClient
 from training.cli import main
+from training import paths
 from training.config import ServeConfig
-from training.errors import ServerError
+from client.core.errors import ServerError
 from training.serve import Ports, render_config, start
-from training.server import record_default
+from training.registry import record_default
 
 
 def test_rendered_config_is_loopback_only_with_restricted_urls(tmp_path):
-    template = (Path(__file__).resolve().parents[2] / "config.properties").read_text()
+    template = paths.config_template().read_text()
     text = render_config(template, Ports.from_base(9080), tmp_path / "my store", "feedback-classifier-v3.mar")
     props = dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
     assert props["inference_address"] == "http://127.0.0.1:9080" and props["management_address"] == "http://127.0.0.1:9081"
@@ -26,12 +28,15 @@ def test_rendered_config_is_loopback_only_with_restricted_urls(tmp_path):
     assert props["grpc_inference_port"] == "8070" and props["grpc_management_port"] == "8071"
     assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
     assert "0.0.0.0" not in text
-    assert props["allowed_urls"].startswith("file://") and props["allowed_urls"].endswith(".mar")
+    allowed = props["allowed_urls"].replace("\\\\", "\\")  # properties escaping
+    store = re.escape(str((tmp_path / "my store").resolve()))
+    assert re.fullmatch(allowed, f"file://{(tmp_path / 'my store').resolve()}/feedback-classifier-v3.mar"), allowed
+    assert not re.fullmatch(allowed, f"file://{(tmp_path / 'my store').resolve()}/../elsewhere/evil.mar")
+    assert not re.fullmatch(allowed, "https://example.com/evil.mar") and store in allowed
     assert props["enable_model_api"] == "true" and props["token_expiration_min"] == "480"
     assert props["max_request_size"] == "4194304" and props["metrics_mode"] == "prometheus"
     assert props["load_models"] == "feedback-classifier-v3.mar" and props["model_store"] == str((tmp_path / "my store").resolve())
-    settings = json.loads(props["models"])["feedback-classifier"]["3"]
-    assert settings["marName"] == "feedback-classifier-v3.mar" and settings["batchSize"] == 8 and settings["maxBatchDelay"] == 20
+    assert "models" not in props  # workers and batching travel in the archive's model-config YAML
 
 
 def test_no_archive_says_which_command_makes_one(tmp_path, capsys):

@@ -6,7 +6,7 @@ from collections import Counter
 
 from training import paths
 from training.data import Example, load_examples, load_splits, make_splits
-from training.labels import LABELS
+from client.core.labels import LABELS
 
 
 def examples(n_per_label: int, prefix: str = "e") -> list[Example]:

@@ -8,7 +8,7 @@ import pytest
 
 from training import paths
 from training.data import load_examples, load_splits, split_examples
-from training.labels import LABELS
+from client.core.labels import LABELS
 
 
 def test_saved_model_loads_with_from_pretrained_and_has_contract_labels(tiny_model):
@@ -41,6 +41,7 @@ def test_tiny_fine_tune_beats_the_majority_baseline(tiny_model):
     assert tiny_model.test.macro_f1 > majority_f1 + 0.1
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_metrics(tmp_path):
     from training.config import TrainConfig
     from training.train import train
@@ -73,7 +74,7 @@ def parts_train():
 
 
 def test_unknown_base_model_fails_fast_with_a_hint(tmp_path, monkeypatch):
-    from training.errors import ModelError
+    from client.core.errors import ModelError
     from training.train import resolve_base_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

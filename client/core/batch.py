@@ -1,0 +1,124 @@
+"""One file's batch: its readable rows, the results so far, the errors, the export.
+
+Plain Python: the Qt controller feeds chunks of server results in and the table model
+reads ``results``. A run interrupted by the server keeps what it finished, and
+``pending()`` starts from the first unfinished row, so a resume never classifies an item
+twice.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from client.core.api import ItemError, Prediction
+from client.core.stats import SessionStats, needs_review
+from client.core.classify import result_record
+from client.core.errors import DataError
+from client.core.corrections import Correction
+from client.core.records import ReadResult, Row, RowError, detect_format, read_records, write_records
+
+
+def csv_header(path: Path) -> list[str]:
+    """The first non-empty row of a CSV file, for choosing the text column by hand."""
+    with Path(path).open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for record in csv.reader(fh):
+            if any(cell.strip() for cell in record):
+                return record
+    return []
+
+
+def load_file(path: Path, text_column: str | None = None, id_column: str | None = None) -> ReadResult:
+    """Read a feedback file; a CSV whose text column cannot be guessed comes back with no rows.
+
+    Then ``text_column`` is None and ``columns`` lists the header, so the agent can pick one.
+    """
+    try:
+        return read_records(path, text_column=text_column, id_column=id_column)
+    except DataError:
+        if text_column is None and detect_format(path) == "csv":
+            header = csv_header(path)
+            if header:
+                return ReadResult([], [], header, None, None)
+        raise
+
+
+@dataclass
+class BatchResult:
+    """One classified row, and the agent's verdict on it once the store has saved it."""
+
+    row: Row
+    prediction: Prediction
+    flagged: bool
+    verdict: Correction | None = None
+    folded_text: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.folded_text = self.row.text.casefold()
+
+    @property
+    def reviewed_label(self) -> str | None:
+        return self.verdict.final_label if self.verdict is not None else None
+
+
+class BatchRun:
+    """The state of classifying one file; ``done`` rows are finished, in file order."""
+
+    def __init__(self, source: Path, read: ReadResult, review_threshold: float) -> None:
+        self.source = Path(source)
+        self.read = read
+        self.review_threshold = review_threshold
+        self.results: list[BatchResult] = []
+        self.server_errors: list[RowError] = []
+        self.done = 0
+        self.stats = SessionStats()
+
+    @property
+    def total(self) -> int:
+        return len(self.read.rows)
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.total
+
+    def pending(self) -> list[tuple[int, str]]:
+        """(row index, text) of every unfinished row, from the first unfinished one."""
+        return [(index, self.read.rows[index].text) for index in range(self.done, self.total)]
+
+    def add(self, chunk: list[Prediction | ItemError]) -> list[BatchResult]:
+        """Take the server's answers for the next ``len(chunk)`` rows; returns the new results."""
+        added = []
+        for offset, answer in enumerate(chunk):
+            row = self.read.rows[self.done + offset]
+            if isinstance(answer, ItemError):
+                self.server_errors.append(RowError(row.line, f"the server refused this row: {answer.error}"))
+                continue
+            result = BatchResult(row, answer, needs_review(answer, self.review_threshold))
+            self.stats.add_prediction(answer, result.flagged)
+            added.append(result)
+        self.done += len(chunk)
+        self.results.extend(added)
+        return added
+
+    def errors(self) -> list[RowError]:
+        """Rows skipped while reading and rows the server refused, by line number."""
+        return sorted([*self.read.errors, *self.server_errors], key=lambda e: e.line)
+
+
+
+def export_records(results: list[BatchResult]) -> list[dict[str, object]]:
+    """Original columns + label, confidence, every score, the review flag and the agent's label."""
+    out = []
+    for result in results:
+        record = result_record(result.row.fields, result.prediction)
+        record["needs_review"] = result.flagged
+        record["reviewed_label"] = result.reviewed_label or ""
+        out.append(record)
+    return out
+
+
+def export_results(path: Path, results: list[BatchResult]) -> Path:
+    """Write results as CSV or JSONL (by the file's suffix)."""
+    return write_records(path, export_records(results))
+

@@ -1,0 +1,71 @@
+"""The one reader of a running server instance: its URLs and its key file.
+
+``feedback serve start`` writes ``instance.json`` (URLs, ports, archive) into the state
+directory and TorchServe writes ``key_file.json`` there, new at every start. Everything
+else (the app, ``feedback classify``, retraining, benchmarks) asks this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from client.core import paths
+
+logger = logging.getLogger(__name__)
+
+INSTANCE_FILE = "instance.json"
+KEY_FILE = "key_file.json"
+DEFAULT_INFERENCE_URL = "http://127.0.0.1:8080"
+DEFAULT_MANAGEMENT_URL = "http://127.0.0.1:8081"
+DEFAULT_METRICS_URL = "http://127.0.0.1:8082"
+DEFAULT_URLS = {"inference": DEFAULT_INFERENCE_URL, "management": DEFAULT_MANAGEMENT_URL, "metrics": DEFAULT_METRICS_URL}
+
+
+def key_file(state_dir: Path | None = None) -> Path:
+    """Where TorchServe writes the instance's keys."""
+    return (state_dir or paths.state_dir()) / KEY_FILE
+
+
+def instance_file(state_dir: Path | None = None) -> Path:
+    return (state_dir or paths.state_dir()) / INSTANCE_FILE
+
+
+def read_instance(state_dir: Path | None = None) -> dict[str, Any] | None:
+    """What ``serve start`` recorded for this state directory, or None if nothing (readable) is there."""
+    path = instance_file(state_dir)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        logger.warning("%s is unreadable; using the default server URLs", path)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_instance(state_dir: Path, data: dict[str, Any]) -> Path:
+    path = instance_file(state_dir)
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def server_urls(state_dir: Path | None = None) -> dict[str, str]:
+    """The instance's inference, management and metrics URLs; TorchServe's defaults where unknown."""
+    inst = read_instance(state_dir) or {}
+    return {**DEFAULT_URLS, **inst.get("urls", {})}
+
+
+def read_key(key_file: Path | None, kind: str) -> str | None:
+    """The ``inference``, ``management`` or ``API`` key from TorchServe's key_file.json, if readable."""
+    if key_file is None or not Path(key_file).exists():
+        return None
+    try:
+        data = json.loads(Path(key_file).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        logger.warning("key file %s is unreadable", key_file)
+        return None
+    entry = data.get(kind) if isinstance(data, dict) else None
+    return entry.get("key") if isinstance(entry, dict) else None

@@ -1,0 +1,23 @@
+"""An agent's verdict on a prediction, as the Correction the retraining store keeps."""
+
+from __future__ import annotations
+
+from client.core.api import Prediction
+from client.core.corrections import Correction, now_iso
+
+SINGLE_SOURCE = "single"
+
+
+def make_verdict(text: str, prediction: Prediction, final_label: str, agent: str, source: str) -> Correction:
+    """A confirmation when the agent keeps the model's label, else a correction."""
+    return Correction(
+        text=text,
+        final_label=final_label,
+        predicted_label=prediction.label,
+        kind="confirmation" if final_label == prediction.label else "correction",
+        confidence=prediction.confidence,
+        model_version=prediction.model_version,
+        created_at=now_iso(),
+        agent=agent or None,
+        source=source,
+    )

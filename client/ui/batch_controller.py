@@ -1,0 +1,206 @@
+"""Batch mode without widgets: open a file, classify it in the background, cancel, resume, export.
+
+The run's state (``BatchRun``) is only changed on the GUI thread, from queued progress
+signals; the worker thread only talks to the server. A run stopped by the server keeps
+every finished chunk and ``resume()`` sends the rest, from the first unfinished row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from client.core.api import InferenceClient
+from client.core.batch import BatchResult, BatchRun, export_results, load_file
+from client.ui.results_model import CONFIDENCE, ResultsFilter, ResultsTableModel
+from client.ui.services import Services
+from client.ui.signals import emit
+from client.core.stats import Throughput
+from client.core.verdicts import make_verdict
+from client.ui.workers import Worker
+from client.core.corrections import Correction
+from client.core.records import ReadResult
+
+logger = logging.getLogger(__name__)
+
+IDLE, LOADING, RUNNING, CANCELLED, INTERRUPTED, FINISHED = "idle", "loading", "running", "cancelled", "interrupted", "finished"
+
+
+def classify_pending(worker: Worker, client: InferenceClient, items: list[tuple[int, str]]) -> int:
+    """Runs on a pool thread: each chunk's answers go to the GUI thread as they come."""
+    done = client.classify_many(items, progress=lambda _done, chunk: worker.report(chunk), cancelled=worker.is_cancelled)
+    return len(done)
+
+
+class BatchController(QObject):
+    loaded = Signal(object)  # BatchRun, before any result
+    load_failed = Signal(object)  # FeedbackError
+    progressed = Signal(int, int, float, object)  # done, total, items per second, seconds left or None
+    state_changed = Signal(str)
+    interrupted = Signal(object)  # the error that stopped the run
+    exported = Signal(object)  # Path
+    export_failed = Signal(object)
+
+    def __init__(self, services: Services, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.run: BatchRun | None = None
+        self.state = IDLE
+        self.model = ResultsTableModel(parent=self)
+        self.filtered = ResultsFilter(parent=self)
+        self.filtered.setSourceModel(self.model)
+        # The review queue: flagged rows only, lowest confidence first, until an agent gives a verdict.
+        self.queue_model = ResultsTableModel(CONFIDENCE, Qt.SortOrder.AscendingOrder, self)
+        self.queue = ResultsFilter(queue=True, parent=self)
+        self.queue.setSourceModel(self.queue_model)
+        self._by_correction: dict[int, BatchResult] = {}
+        self._worker: Worker | None = None
+        self._state_before_load = IDLE
+        self._exported_done: int | None = None
+        self._throughput: Throughput | None = None
+        self.model.verdict_requested.connect(self.save_verdict)
+        self.queue_model.verdict_requested.connect(self.save_verdict)
+        services.corrections.saved.connect(self._verdict_saved)
+        services.corrections.undone.connect(self._verdict_undone)
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        emit(self.state_changed, state)
+
+    # ------------------------------------------------------------------ open
+
+    def open(self, path: Path, text_column: str | None = None, id_column: str | None = None) -> Worker | None:
+        """Read the file in the background; a running batch must be cancelled first."""
+        if self.state in (RUNNING, LOADING):
+            return None
+        self._state_before_load = self.state
+        self._set_state(LOADING)
+        worker = Worker(load_file, Path(path), text_column, id_column)
+        return self.services.start(worker.on(returned=lambda read: self._loaded(Path(path), read), errored=self._load_failed))
+
+    def _loaded(self, path: Path, read: ReadResult) -> None:
+        self.run = BatchRun(path, read, self.services.settings.review_threshold)
+        self._exported_done = None
+        self._by_correction = {}
+        self.model.clear()
+        self.queue_model.clear()
+        logger.info("opened %s: %d rows, %d skipped", path.name, len(read.rows), len(read.errors))
+        self._set_state(IDLE)
+        emit(self.loaded, self.run)
+
+    def _load_failed(self, exc: object) -> None:
+        self._set_state(self._state_before_load)  # the file shown before is still there
+        emit(self.load_failed, exc)
+
+    # ------------------------------------------------------------------ run, cancel, resume
+
+    def start(self) -> Worker | None:
+        """Classify every unfinished row (all of them on a new file); also what Resume does."""
+        if self.run is None or self.state == RUNNING or self.run.finished:
+            return None
+        items = self.run.pending()
+        self._throughput = Throughput(self.run.total, time.monotonic(), self.run.done)
+        worker = Worker.stepped(classify_pending, self.services.inference(), items)
+        self._worker = worker.on(returned=self._ended, errored=self._stopped, progress=self._chunk_done)
+        self._set_state(RUNNING)
+        logger.info("batch of %d items started at row %d", len(items), self.run.done)
+        self.services.pool.start(worker)
+        return worker
+
+    resume = start
+
+    def cancel(self) -> None:
+        if self._worker is not None and self.state == RUNNING:
+            self._worker.cancel()
+
+    def _current(self) -> bool:
+        """Signals of a worker that was replaced (a new file, a resume) are ignored."""
+        return self.sender() is not None and self._worker is not None and self.sender() is self._worker.signals
+
+    def _chunk_done(self, chunk: list) -> None:
+        if not self._current() or self.run is None:
+            return
+        added = self.run.add(chunk)
+        self.model.add_results(added)
+        self.queue_model.add_results([r for r in added if r.flagged])
+        self.services.count_predictions([r.prediction for r in added], [r.flagged for r in added])
+        throughput = self._throughput
+        now = time.monotonic()
+        rate = throughput.rate(self.run.done, now) if throughput else 0.0
+        left = throughput.seconds_left(self.run.done, now) if throughput else None
+        emit(self.progressed, self.run.done, self.run.total, rate, left)
+
+    def _ended(self, _count: int) -> None:
+        if not self._current() or self.run is None:
+            return
+        self._worker = None
+        state = FINISHED if self.run.finished else CANCELLED
+        logger.info("batch %s: %d of %d rows done", state, self.run.done, self.run.total)
+        self._set_state(state)
+
+    def _stopped(self, exc: object) -> None:
+        if not self._current():
+            return
+        self._worker = None
+        logger.warning("batch interrupted at row %d: %s", self.run.done if self.run else 0, getattr(exc, "message", exc))
+        self._set_state(INTERRUPTED)
+        emit(self.interrupted, exc)
+        self.services.report_failure(exc)
+
+    # ------------------------------------------------------------------ verdicts and export
+
+    def save_verdict(self, result: BatchResult, label: str) -> None:
+        """Save the agent's label for ``result`` (a correction, or a confirmation if unchanged)."""
+        if self.run is None:
+            return
+        correction = make_verdict(result.row.text, result.prediction, label, self.services.settings.agent, self.run.source.name)
+        self.services.corrections.save(correction, tag=(self.run, result), replaces=result.verdict)
+
+    def confirm(self, results: list[BatchResult]) -> None:
+        """Confirm the model's label on each of ``results``."""
+        for result in results:
+            self.save_verdict(result, result.prediction.label)
+
+    def _verdict_saved(self, saved: Correction, _replaced: object, tag: object) -> None:
+        if isinstance(tag, tuple) and len(tag) == 2 and tag[0] is self.run:
+            self._show_verdict(tag[1], saved)
+
+    def _verdict_undone(self, removed: Correction) -> None:
+        result = self._by_correction.get(removed.id) if removed.id is not None else None
+        if result is not None:
+            self._show_verdict(result, None)
+
+    def _show_verdict(self, result: BatchResult, verdict: Correction | None) -> None:
+        """Set ``result``'s verdict and update both tables (rows are found before their key changes)."""
+        rows = [(model, model.locate(result)) for model in (self.model, self.queue_model)]
+        if result.verdict is not None and result.verdict.id is not None:
+            self._by_correction.pop(result.verdict.id, None)
+        result.verdict = verdict
+        if verdict is not None and verdict.id is not None:
+            self._by_correction[verdict.id] = result
+        for model, row in rows:
+            if row is not None:
+                model.refresh(row)
+
+    def export(self, path: Path) -> Worker | None:
+        """Write the results so far (a snapshot) to CSV or JSONL in the background."""
+        if self.run is None:
+            return None
+        run, done = self.run, self.run.done
+        worker = Worker(export_results, Path(path), list(run.results))
+        return self.services.start(worker.on(returned=lambda written: self._exported(run, done, written), errored=self.export_failed))
+
+    def _exported(self, run: BatchRun, done: int, path: Path) -> None:
+        if run is self.run:
+            self._exported_done = done
+        logger.info("exported %d results to %s", done, path.name)
+        emit(self.exported, path)
+
+    def has_unexported_results(self) -> bool:
+        """True while a batch runs, or when results were added since the last export."""
+        if self.state == RUNNING:
+            return True
+        return self.run is not None and bool(self.run.results) and self._exported_done != self.run.done

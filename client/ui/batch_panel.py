@@ -1,0 +1,256 @@
+"""Batch mode's widgets: open or drop a file, pick columns, preview, run, watch, filter, review, export.
+
+Everything it does goes through ``BatchController``; this module only lays out and
+displays.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from client.ui.batch_controller import CANCELLED, FINISHED, INTERRUPTED, LOADING, RUNNING, BatchController
+from client.core.batch import BatchRun
+from client.ui.results_view import FilterBar, ResultsTable
+from client.core.stats import format_duration
+from client.ui.summary import StatsCharts
+from client.core.records import FORMATS
+
+PREVIEW_ROWS = 50
+NO_ID = "(none)"
+OPEN_FILTER = "Feedback files (*.csv *.jsonl *.ndjson *.json *.txt);;All files (*)"
+
+
+def _droppable(event: QDragEnterEvent | QDropEvent) -> Path | None:
+    """The first local file in a drag whose suffix we can read."""
+    for url in event.mimeData().urls():
+        path = Path(url.toLocalFile())
+        if url.isLocalFile() and path.suffix.lower().lstrip(".") in (*FORMATS, "ndjson", "json"):
+            return path
+    return None
+
+
+class BatchPanel(QWidget):
+    def __init__(self, controller: BatchController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.setAcceptDrops(True)
+
+        self.open_button = QPushButton("Open file…")
+        self.open_button.clicked.connect(self.ask_open)
+        self.file_label = QLabel("Open or drop a CSV, JSONL or TXT file of feedback. Try the files in samples/.")
+        self.text_column, self.id_column = QComboBox(), QComboBox()
+        for combo in (self.text_column, self.id_column):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.text_column.activated.connect(self._columns_chosen)
+        self.id_column.activated.connect(self._columns_chosen)
+        self.run_button = QPushButton("Run")
+        self.run_button.clicked.connect(controller.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(controller.cancel)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Classify the rest, from the first unfinished row")
+        self.resume_button.clicked.connect(controller.resume)
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self.ask_export)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m")
+        self.rate = QLabel()
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+
+        self.preview = QTableView()
+        self.preview.setModel(QStandardItemModel(self))
+        self.preview.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.filters = FilterBar()
+        self.filters.changed.connect(controller.filtered.set_filters)
+        self.table = ResultsTable(controller.filtered)
+        self.shown_count = QLabel()
+        self.confirm_button = QPushButton("Confirm selected")
+        self.confirm_button.setToolTip("The model is right for the selected rows: save them as confirmations")
+        self.confirm_button.clicked.connect(lambda: controller.confirm(self.table.selected_results()))
+        self.queue_table = ResultsTable(controller.queue)
+        self.queue_count = QLabel()
+        self.queue_confirm = QPushButton("Confirm selected")
+        self.queue_confirm.clicked.connect(lambda: controller.confirm(self.queue_table.selected_results()))
+        self.errors = QTableWidget(0, 2)
+        self.errors.setHorizontalHeaderLabels(["Line", "Problem"])
+        self.errors.horizontalHeader().setStretchLastSection(True)
+        self.errors.verticalHeader().hide()
+        self.errors.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.summary = StatsCharts()
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.preview, "Preview")
+        self.tabs.addTab(self._with_bar(self.filters, self.table, self.shown_count, self.confirm_button), "Results")
+        self.tabs.addTab(self._with_bar(None, self.queue_table, self.queue_count, self.queue_confirm), "Review queue")
+        self.tabs.addTab(self.errors, "Errors")
+        self.tabs.addTab(self.summary, "Summary")
+
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.open_button)
+        file_row.addWidget(self.file_label, 1)
+        file_row.addWidget(QLabel("Text column"))
+        file_row.addWidget(self.text_column)
+        file_row.addWidget(QLabel("ID column"))
+        file_row.addWidget(self.id_column)
+        run_row = QHBoxLayout()
+        for button in (self.run_button, self.cancel_button, self.resume_button):
+            run_row.addWidget(button)
+        run_row.addWidget(self.progress, 1)
+        run_row.addWidget(self.rate)
+        run_row.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(file_row)
+        layout.addLayout(run_row)
+        layout.addWidget(self.note)
+        layout.addWidget(self.tabs, 1)
+
+        controller.loaded.connect(self._loaded)
+        controller.load_failed.connect(lambda exc: self.note.setText(f"Could not open the file: {exc}"))
+        controller.progressed.connect(self._progressed)
+        controller.state_changed.connect(self._state_changed)
+        controller.exported.connect(lambda path: self.note.setText(f"Exported to {path}"))
+        controller.export_failed.connect(lambda exc: self.note.setText(f"Export failed: {exc}"))
+        for proxy in (controller.filtered, controller.queue):
+            for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
+                signal.connect(self._update_counts)
+        self._state_changed(controller.state)
+
+    @staticmethod
+    def _with_bar(top: QWidget | None, table: QTableView, count: QLabel, button: QPushButton) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        if top is not None:
+            layout.addWidget(top)
+        layout.addWidget(table, 1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(count, 1)
+        bottom.addWidget(button)
+        layout.addLayout(bottom)
+        return page
+
+    # ------------------------------------------------------------------ files
+
+    def open_file(self, path: Path) -> None:
+        self.note.setText("")
+        self.controller.open(Path(path))
+
+    def ask_open(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(self, "Open feedback file", "", OPEN_FILTER)
+        if chosen:
+            self.open_file(Path(chosen))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _droppable(event) is not None and self.controller.state != RUNNING:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = _droppable(event)
+        if path is not None:
+            event.acceptProposedAction()
+            self.open_file(path)
+
+    def _columns_chosen(self) -> None:
+        run = self.controller.run
+        if run is None:
+            return
+        id_column = self.id_column.currentText()
+        self.controller.open(run.source, self.text_column.currentText() or None, None if id_column == NO_ID else id_column)
+
+    def ask_export(self) -> None:
+        run = self.controller.run
+        suggested = str(run.source.with_name(run.source.stem + "-classified.csv")) if run else ""
+        chosen, _ = QFileDialog.getSaveFileName(self, "Export results", suggested, "CSV (*.csv);;JSON Lines (*.jsonl)")
+        if chosen:
+            self.controller.export(Path(chosen))
+
+    # ------------------------------------------------------------------ showing the controller's state
+
+    def _loaded(self, run: BatchRun) -> None:
+        read = run.read
+        self.file_label.setText(f"{run.source.name}: {len(read.rows):,} rows to classify, {len(read.errors):,} skipped")
+        for combo, current, extra in ((self.text_column, read.text_column, []), (self.id_column, read.id_column or NO_ID, [NO_ID])):
+            combo.clear()
+            combo.addItems(extra + read.columns)
+            combo.setCurrentText(current or "")
+            combo.setEnabled(len(read.columns) > 1)
+        if read.text_column is None:
+            self.note.setText("Choose the column that holds the feedback text.")
+        self._fill_preview(run)
+        self._fill_errors(run)
+        self.progress.setRange(0, max(1, run.total))
+        self.progress.setValue(0)
+        self.rate.setText("")
+        self.summary.show_stats(run.stats, len(read.errors))
+        self.tabs.setCurrentWidget(self.preview)
+        self._state_changed(self.controller.state)
+
+    def _fill_preview(self, run: BatchRun) -> None:
+        model = QStandardItemModel(self)
+        columns = ["line", *run.read.columns]
+        model.setHorizontalHeaderLabels(columns)
+        for row in run.read.rows[:PREVIEW_ROWS]:
+            cells = [str(row.line), *(str(row.fields.get(c, "")) for c in run.read.columns)]
+            model.appendRow([QStandardItem(" ".join(cell.split())[:200]) for cell in cells])
+        self.preview.setModel(model)
+
+    def _fill_errors(self, run: BatchRun) -> None:
+        errors = run.errors()
+        self.errors.setRowCount(len(errors))
+        for i, error in enumerate(errors):
+            line = QTableWidgetItem()
+            line.setData(Qt.ItemDataRole.DisplayRole, error.line)
+            self.errors.setItem(i, 0, line)
+            self.errors.setItem(i, 1, QTableWidgetItem(error.message))
+        self.tabs.setTabText(self.tabs.indexOf(self.errors), f"Errors ({len(errors)})")
+
+    def _progressed(self, done: int, total: int, rate: float, left: object) -> None:
+        run = self.controller.run
+        self.progress.setMaximum(max(1, total))
+        self.progress.setValue(done)
+        self.rate.setText(f"{rate:,.0f} items/s · {format_duration(left)} left")  # type: ignore[arg-type]
+        if run is not None:
+            self.summary.show_stats(run.stats, len(run.errors()))
+            if run.server_errors:
+                self._fill_errors(run)
+
+    def _state_changed(self, state: str) -> None:
+        run = self.controller.run
+        ready = run is not None and run.read.text_column is not None and run.total > 0
+        self.run_button.setEnabled(ready and run.done == 0 and state not in (RUNNING, LOADING))
+        self.cancel_button.setEnabled(state == RUNNING)
+        self.resume_button.setVisible(state in (CANCELLED, INTERRUPTED))
+        self.open_button.setEnabled(state not in (RUNNING, LOADING))
+        self.export_button.setEnabled(run is not None and bool(run.results) and state != RUNNING)
+        if state == RUNNING:
+            self.tabs.setCurrentIndex(1)
+            self.note.setText("")
+        elif state == FINISHED and run is not None:
+            self.note.setText(f"Done: {len(run.results):,} classified, {len(run.errors()):,} rows listed under Errors.")
+        elif state == CANCELLED and run is not None:
+            self.note.setText(f"Cancelled after {run.done:,} of {run.total:,} rows; the results so far are kept. Resume continues.")
+        elif state == INTERRUPTED and run is not None:
+            self.note.setText(f"Stopped by a server problem after {run.done:,} of {run.total:,} rows; the results so far are kept.")
+
+    def _update_counts(self) -> None:
+        total = self.controller.model.rowCount()
+        self.shown_count.setText(f"{self.controller.filtered.rowCount():,} of {total:,} shown")
+        self.queue_count.setText(f"{self.controller.queue.rowCount():,} waiting for review, lowest confidence first")
