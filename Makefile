@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	$(BIN)/pip install -q -e '.[app,train,serve,test]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	touch $(STAMP)
 
 install: $(STAMP)

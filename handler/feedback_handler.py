@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ class Item:
     error: str | None = None
     logits: list[float] | None = None
     truncated: bool = False
+    cleaned: bool = False
 
 
 @dataclass
@@ -165,6 +167,7 @@ def build_prediction(
             "needs_review": probs[best] < threshold,
             "model_version": version,
             "truncated": truncated,
+            "cleaned": item.cleaned,
         }
     )
     return out
@@ -176,10 +179,114 @@ def build_error(item: Item) -> dict[str, Any]:
     return out
 
 
-def cut_text(text: str, max_length: int) -> tuple[str, bool]:
-    """Cut very long text before tokenizing; True when something was cut."""
+def cut_text(text: str, max_length: int, head_share: float = 0.75) -> tuple[str, bool]:
+    """Cut very long text before tokenizing (keeping its head and its tail, like
+    ``head_tail``); True when something was cut. Keeps a 1 MB text cheap."""
     cap = max_length * CHARS_PER_TOKEN_CAP
-    return (text[:cap], True) if len(text) > cap else (text, False)
+    if len(text) <= cap:
+        return text, False
+    head = int(cap * head_share)
+    return text[:head] + "\n" + text[len(text) - (cap - head):], True
+
+
+def head_tail(ids: list[int], max_length: int, head_share: float = 0.75) -> tuple[list[int], bool]:
+    """Token ids (with their two special tokens) cut to ``max_length`` by keeping the start
+    and the end: requests open with the ask and close with the question or the sign-off
+    that decides it, while the middle of a long message is mostly story and pasted logs.
+    True when tokens were dropped."""
+    if len(ids) <= max_length:
+        return list(ids), False
+    keep = max_length - 2
+    head = int(round(keep * head_share))
+    tail = keep - head
+    return [ids[0], *ids[1 : 1 + head], *(ids[len(ids) - 1 - tail : -1] if tail else []), ids[-1]], True
+
+
+def encode(tokenizer: Any, texts: list[str], max_length: int, head_share: float = 0.75) -> tuple[list[list[int]], list[bool]]:
+    """Tokenize once, then cut each text to ``max_length`` tokens by ``head_tail``.
+
+    Training, evaluation and serving all encode through this function, so the model sees
+    the same tokens everywhere."""
+    encoded = tokenizer(texts, truncation=False, verbose=False)["input_ids"]
+    pairs = [head_tail(ids, max_length, head_share) for ids in encoded]
+    return [ids for ids, _ in pairs], [cut for _, cut in pairs]
+
+
+def prepare_text(text: str, max_length: int) -> tuple[str, bool, bool]:
+    """(text the model sees, cleaned, cut): a bounded slice of a huge text, cleaned of what
+    carries no intent, then cut to what ``max_length`` tokens can hold. Shared by training,
+    evaluation and serving."""
+    bounded, cut_first = cut_text(text, max_length * 4)
+    cleaned_text, cleaned = clean_inbox(bounded)
+    final, cut_again = cut_text(cleaned_text, max_length)
+    return final, cleaned, cut_first or cut_again
+
+
+# ----------------------------------------------------------------------------- inbox clean-up
+
+_REPLY_HEADER = re.compile(
+    r"^(?:>?\s*On\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:\s*$"
+    r"|-{2,}\s*Original Message\s*-{2,}"
+    r"|From:\s[^\n]+\n(?:Sent|Date):\s[^\n]+\n(?:To|Subject):)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_QUOTED_LINE = re.compile(r"^\s*>.*$\n?", re.MULTILINE)
+_SIG_DELIMITER = re.compile(r"^-- ?$", re.MULTILINE)
+_SENT_FROM = re.compile(r"^\s*(?:Sent from my [^\n]{1,40}|Get Outlook for \w+|Sent from (?:Mail|Yahoo Mail|Outlook)[^\n]{0,40})\s*$", re.IGNORECASE | re.MULTILINE)
+_VALEDICTION = re.compile(
+    r"^\s*(?:(?:best|kind|warm|many)\s+(?:regards|wishes)|regards|best|cheers|sincerely|yours (?:truly|sincerely)|"
+    r"thanks(?: (?:in advance|again|and regards))?|thank you(?: in advance)?|many thanks|mfg|br)\s*[,.!]?\s*$",
+    re.IGNORECASE,
+)
+_DISCLAIMER = re.compile(
+    r"confidential|intended (?:solely |only )?for the (?:use of the )?(?:named )?(?:addressee|recipient|individual)|"
+    r"received this (?:e-?mail|message|communication) in error|privileged (?:and|or|information)|please consider the environment before printing",
+    re.IGNORECASE,
+)
+_TEMPLATE_HEADING = re.compile(r"^\s*(?:#{1,6}\s+[^\n]{1,80}|\*\*[^*\n]{1,60}\*\*:?|<!--.*?-->)\s*$", re.MULTILINE)
+_URL = re.compile(r"https?://([^/\s?#]+)[^\s]*", re.IGNORECASE)
+_BLANK_RUNS = re.compile(r"\n\s*\n(?:\s*\n)+")
+MIN_WORDS_LEFT = 2
+
+
+def _drop_signature_block(text: str) -> str:
+    """Cut at a valediction that is followed only by a few short lines (name, title, phone)."""
+    lines = text.split("\n")
+    for i in range(len(lines) - 1, -1, -1):
+        if _VALEDICTION.match(lines[i]):
+            rest = [line for line in lines[i + 1 :] if line.strip()]
+            if len(rest) <= 6 and all(len(line) <= 80 for line in rest):
+                return "\n".join(lines[:i])
+            break
+    return text
+
+
+def clean_inbox(text: str) -> tuple[str, bool]:
+    """What carries no intent, removed: quoted earlier replies, signatures and sign-offs,
+    legal disclaimers, issue-template headings, tracking links (kept as their host).
+
+    Pure and shared: the handler classifies the cleaned text and flags ``cleaned`` in
+    its response (the agent always sees the original), and ``training`` trains and
+    evaluates on the same clean-up. When cleaning would leave fewer than two words
+    (a message that *is* only a sign-off or a quote), the original is kept.
+    """
+    out = text.replace("\r\n", "\n").replace("\r", "\n")
+    header = _REPLY_HEADER.search(out)
+    if header and len(out[: header.start()].split()) >= MIN_WORDS_LEFT:
+        out = out[: header.start()]
+    out = _QUOTED_LINE.sub("", out)
+    delimiter = _SIG_DELIMITER.search(out)
+    if delimiter:
+        out = out[: delimiter.start()]
+    out = _SENT_FROM.sub("", out)
+    out = "\n\n".join(p for p in re.split(r"\n\s*\n", out) if not _DISCLAIMER.search(p) or len(p.split()) < 12)
+    out = _TEMPLATE_HEADING.sub("", out)
+    out = _drop_signature_block(out.rstrip())
+    out = _URL.sub(lambda m: m.group(1), out)
+    out = _BLANK_RUNS.sub("\n\n", out).strip()
+    if len(out.split()) < MIN_WORDS_LEFT:
+        return text, False
+    return out, out != text.strip()
 
 
 REQUIRED_SETTINGS = ("temperature", "needs_review_threshold", "max_length", "threads")
@@ -248,19 +355,21 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
 
         todo = [item for request in parsed if not request.error for item in request.items if not item.error]
         start = time.perf_counter()
-        cut = [cut_text(item.text or "", int(self.setup["max_length"])) for item in todo]
-        order = sorted(range(len(todo)), key=lambda i: len(cut[i][0]))
         max_length = int(self.setup["max_length"])
+        prepared = []
+        for item in todo:
+            text, item.cleaned, cut = prepare_text(item.text or "", max_length)
+            prepared.append((text, cut))
+        order = sorted(range(len(todo)), key=lambda i: len(prepared[i][0]))
         with torch.inference_mode():
             for begin in range(0, len(order), self.batch_size):
                 idx = order[begin : begin + self.batch_size]
-                texts = [cut[i][0] for i in idx]
-                lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False, verbose=False)["input_ids"]]
-                enc = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+                ids, cut = encode(self.tokenizer, [prepared[i][0] for i in idx], max_length)
+                enc = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
                 logits = self.model(**enc.to(self.device)).logits.float().cpu().tolist()
-                for i, row_logits, n_tokens in zip(idx, logits, lengths):
+                for i, row_logits, tokens_cut in zip(idx, logits, cut):
                     todo[i].logits = row_logits
-                    todo[i].truncated = cut[i][1] or n_tokens > max_length
+                    todo[i].truncated = prepared[i][1] or tokens_cut
         elapsed_ms = (time.perf_counter() - start) * 1000
         metrics = self.context.metrics
         metrics.add_metric("FeedbackBatchItems", len(todo), "count", None, [], _histogram_type())

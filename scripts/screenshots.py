@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    from client.ui.signals import install_emit_guard
+
+    install_emit_guard()
     app.setApplicationName("Feedback Analyzer")
     with tempfile.TemporaryDirectory(prefix="feedback-screenshots-") as tmp:
         work = Path(tmp)

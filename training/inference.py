@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from handler.feedback_handler import encode, prepare_text
 from training.calibration import probabilities
 from training.card import read_card
 from client.core.errors import ModelError
@@ -58,16 +59,25 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     return LoadedModel(path, model, tokenizer, read_card(path))
 
 
+def model_inputs(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids exactly as the served handler builds them: inbox clean-up, then head and
+    tail kept within ``max_length`` (``handler/feedback_handler.py``, one implementation)."""
+    prepared = [prepare_text(t, max_length)[0] for t in texts]
+    return encode(tokenizer, prepared, max_length)[0]
+
+
 def predict_logits(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64) -> np.ndarray:
     import torch
 
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    ids = model_inputs(tokenizer, texts, max_length)
+    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    device = next(model.parameters()).device
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-            out[idx] = model(**enc).logits.float().numpy()
+            enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(device)
+            out[idx] = model(**enc).logits.float().cpu().numpy()
     return out
 
 

@@ -31,7 +31,7 @@ from training.data import Example, data_hash, load_examples, load_splits, split_
 from client.core.errors import ModelError
 from training.evaluate import EvalReport, evaluate_predictions
 from training.card import CARD
-from training.inference import predict_logits
+from training.inference import model_inputs, predict_logits
 from client.core.labels import ID2LABEL, LABEL2ID, LABELS
 
 logger = logging.getLogger(__name__)
@@ -194,7 +194,8 @@ def train(
     )
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
-        return tokenizer(batch["text"], truncation=True, max_length=config.max_length)
+        ids = model_inputs(tokenizer, batch["text"], config.max_length)
+        return {"input_ids": ids, "attention_mask": [[1] * len(row) for row in ids]}
 
     train_ds = to_dataset(train_items).map(tokenize, batched=True, remove_columns=["text"])
     val_ds = to_dataset(select).map(tokenize, batched=True, remove_columns=["text"])

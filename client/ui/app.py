@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from client.core.logfile import install_file_log
 from client.ui.settings_store import default_qsettings
+from client.ui.signals import install_emit_guard
 from client.ui.window import MainWindow
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     app = QApplication.instance() or QApplication([sys.argv[0], *args])
     app.setApplicationName("Feedback Analyzer")
+    install_emit_guard()
     handler = install_file_log()
     logger.info("app started (log file %s)", handler.baseFilename)
     window = MainWindow(default_qsettings(), log_file=Path(handler.baseFilename))

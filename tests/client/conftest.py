@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
+from client.ui.signals import install_emit_guard
 from client.ui.window import MainWindow
+
+
+@pytest.fixture(autouse=True)
+def emit_guard(qapp) -> None:
+    """What the app's start-up does before any window exists."""
+    install_emit_guard()
 
 
 @pytest.fixture

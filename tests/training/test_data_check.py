@@ -104,3 +104,22 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert f"{bad}:3: unknown label 'bogus'; expected one of: bug, feature_request" in out
     good = write_jsonl(tmp_path / "good.jsonl", GOOD)
     assert main(["data", "check", "--no-eval", str(good)]) == 0
+
+
+def test_development_items_that_repeat_training_items_are_reported(tmp_path: Path) -> None:
+    """Picking a model on items it trained on would hide exactly the over-fit the dev set is for."""
+    train = write_jsonl(tmp_path / "train.jsonl", GOOD)
+    dev = write_jsonl(tmp_path / "dev.jsonl", [
+        {"id": "d1", "text": "the upload button freezes the whole page on safari!", "label": "bug"},
+        {"id": "d2", "text": "Could you add a way to pin important chats, please?", "label": "feature_request"},
+        {"id": "d3", "text": "Invoices show last month's total after the currency switch", "label": "bug"},
+    ])
+    found = [str(p) for p in check_file(dev, None, None, others=[train])]
+    assert found == [f"{dev}:1: exact duplicate of {train}:1", f"{dev}:2: near-duplicate of {train}:2 (Jaccard 0.88)"]
+
+
+def test_the_development_set_is_clean_balanced_and_apart_from_the_training_data() -> None:
+    dev = paths.dev_file()
+    assert check_file(dev, paths.eval_dir(), None, others=[paths.data_file()]) == []
+    labels = [json.loads(line)["label"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(labels) >= 400 and min(labels.count(label) for label in set(labels)) >= 40 and len(set(labels)) == 8

@@ -1,0 +1,94 @@
+"""The arrows between packages (docs/ARCHITECTURE.md), checked on every import statement.
+
+    client.ui -> client.core <- training        handler -> nothing of ours
+
+``training`` may reach the desktop UI only lazily, inside the ``app`` and ``run``
+commands (``training/cli/app.py``), so the CLI and a headless install never load Qt.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("client", "training", "handler")
+QT = ("PySide6", "shiboken6")
+LAZY_UI_ALLOWED = {"training/cli/app.py"}
+
+
+def imports(path: Path) -> list[tuple[str, int, bool]]:
+    """(module, line, at module level) for every import in ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    top = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno, id(node) in top) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, node.lineno, id(node) in top))
+    return found
+
+
+def forbidden(rel: str, module: str, top_level: bool) -> str | None:
+    """Why ``rel`` may not import ``module`` (None when the arrow is allowed)."""
+    def under(prefix: str) -> bool:
+        return module == prefix or module.startswith(prefix + ".")
+
+    if rel.startswith("client/") and under("training"):
+        return "client never imports training (the arrow runs training -> client.core)"
+    if rel.startswith("client/core/") and (under("client.ui") or any(under(q) for q in QT)):
+        return "client.core is plain Python: no Qt, no client.ui"
+    if rel.startswith("handler/") and (under("client") or under("training")):
+        return "the handler is packed alone into the .mar: it imports nothing of ours"
+    if rel.startswith("training/") and (under("client.ui") or any(under(q) for q in QT)):
+        if rel in LAZY_UI_ALLOWED and not top_level:
+            return None
+        return "training reaches the UI only lazily, inside the app/run commands"
+    return None
+
+
+def violations(root: Path) -> list[str]:
+    out = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            for module, line, top_level in imports(path):
+                reason = forbidden(rel, module, top_level)
+                if reason:
+                    out.append(f"{rel}:{line}: imports {module}: {reason}")
+    return out
+
+
+def test_no_forbidden_arrow_between_packages() -> None:
+    assert violations(ROOT) == []
+
+
+@pytest.mark.parametrize(
+    ("rel", "module", "top_level"),
+    [
+        ("client/ui/window.py", "training.paths", True),
+        ("client/core/api.py", "PySide6.QtCore", True),
+        ("client/core/batch.py", "client.ui.signals", False),
+        ("handler/feedback_handler.py", "client.core.labels", False),
+        ("training/serve.py", "client.ui.app", False),
+        ("training/cli/app.py", "client.ui.app", True),
+    ],
+)
+def test_each_kind_of_forbidden_arrow_is_caught(rel: str, module: str, top_level: bool) -> None:
+    assert forbidden(rel, module, top_level) is not None
+
+
+@pytest.mark.parametrize(
+    ("rel", "module", "top_level"),
+    [
+        ("client/ui/window.py", "client.core.paths", True),
+        ("training/retrain.py", "client.core.corrections", True),
+        ("training/cli/app.py", "client.ui.app", False),
+        ("handler/feedback_handler.py", "ts.torch_handler.base_handler", False),
+    ],
+)
+def test_allowed_arrows_pass(rel: str, module: str, top_level: bool) -> None:
+    assert forbidden(rel, module, top_level) is None
