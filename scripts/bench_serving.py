@@ -9,13 +9,13 @@ to the loopback server named by the state directory, bounded in count.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from client.core.api import InferenceClient
+from client.core import instance
 from client.core import paths as user_paths
 
 TEXTS = [
@@ -36,8 +36,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    inst = json.loads((args.state_dir / "instance.json").read_text())
-    client = InferenceClient(inst["urls"]["inference"], args.state_dir / "key_file.json", timeout=60)
+    client = InferenceClient(instance.server_urls(args.state_dir)["inference"], instance.key_file(args.state_dir), timeout=60)
     client.classify("warm-up")
 
     latencies = []

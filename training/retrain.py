@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from training import config as cfg
-from training.registry import archive_name
 from training.archive import build_archive
 from training.config import ArchiveConfig, RetrainConfig, TrainConfig
 from training.data import Example, data_hash, load_examples, load_splits, split_examples
@@ -31,7 +30,7 @@ from training.gate import Decision, GateThresholds, ModelScores, decide
 from client.core.labels import LABELS
 from client.core.corrections import Correction, CorrectionsStore, read_corrections
 from client.core.api import ManagementClient, connect
-from training.registry import record_default, recorded_default
+from training.registry import archive_name, next_version, record_default, recorded_default, version_folders
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +134,10 @@ def retrain_lock(models_dir: Path) -> Iterator[None]:
 def current_version(config: RetrainConfig, server: ManagementClient | None) -> str:
     version = (server.default_version() if server else None) or recorded_default(config.model_store)
     if version is None:
-        found = sorted(int(p.name[1:]) for p in config.models_dir.glob("v*") if p.name[1:].isdigit())
+        found = version_folders(config.models_dir, complete=False)
         if not found:
             raise ModelError(f"no current model: nothing served, recorded or in {config.models_dir}", "train and archive one first (`make run`)")
-        version = str(found[-1])
+        version = str(max(found))
     if not (config.models_dir / f"v{version}" / "config.json").exists():
         raise ModelError(f"the current version {version} has no model folder {config.models_dir / f'v{version}'}", "restore it, or roll back to a version you have")
     return version
@@ -187,8 +186,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
         "retraining from v%s with %d corrections (%d held out, %d excluded as test texts, %d conflicts)",
         current, len(merged.train), len(merged.heldout), merged.excluded_test, len(merged.conflicts),
     )
-    versions = [int(p.name[1:]) for p in config.models_dir.glob("v*") if p.name[1:].isdigit()]
-    new_version = max(versions + [int(current)]) + 1
+    new_version = next_version(config.models_dir, at_least=int(current))
     scratch = Path(tempfile.mkdtemp(prefix="retrain-", dir=config.models_dir))
     new_dir = scratch / f"v{new_version}"
     train_config = TrainConfig(

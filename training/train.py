@@ -32,6 +32,7 @@ from client.core.errors import ModelError
 from training.evaluate import EvalReport, evaluate_predictions
 from training.card import CARD
 from training.inference import model_inputs, predict_logits
+from training.registry import next_version
 from client.core.labels import ID2LABEL, LABEL2ID, LABELS
 
 logger = logging.getLogger(__name__)
@@ -83,11 +84,6 @@ def resolve_base_model(name: str) -> str:
     except OSError as exc:
         raise ModelError(f"base model {name!r} could not be found: {exc}", "check the name on the Hugging Face hub, or pass a local folder") from exc
     return name
-
-
-def next_version(models_dir: Path) -> int:
-    versions = [int(p.name[1:]) for p in models_dir.glob("v*") if p.name[1:].isdigit()]
-    return max(versions, default=0) + 1
 
 
 def stratified_subset(examples: Sequence[Example], limit: int, seed: int) -> list[Example]:

@@ -36,6 +36,7 @@ class Prediction:
     needs_review: bool
     model_version: str
     truncated: bool = False
+    cleaned: bool = False
     id: Any = None
 
     @classmethod
@@ -47,6 +48,7 @@ class Prediction:
             needs_review=bool(data["needs_review"]),
             model_version=str(data["model_version"]),
             truncated=bool(data.get("truncated", False)),
+            cleaned=bool(data.get("cleaned", False)),
             id=data.get("id"),
         )
 

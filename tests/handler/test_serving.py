@@ -94,6 +94,17 @@ def test_one_megabyte_text_is_truncated_and_flagged(api):
     assert r.status_code == 200 and r.json()["truncated"] is True
 
 
+def test_an_email_with_a_quoted_reply_is_classified_on_the_customers_words_and_flagged(api):
+    """The served answer for the customer's own words equals the answer for the whole thread."""
+    own = "The export button crashes the app every time since the 4.2 update."
+    thread = own + "\n\nBest regards,\nAnna\n\nOn Tue, 3 Mar 2026 at 14:02, Support <help@example.com> wrote:\n> Could you tell us your version?"
+    r = api.predict(json={"items": [{"id": "thread", "text": thread}, {"id": "own", "text": own}]})
+    assert r.status_code == 200
+    by_id = {item["id"]: item for item in r.json()}
+    assert by_id["thread"]["cleaned"] is True and by_id["own"]["cleaned"] is False
+    assert by_id["thread"]["scores"] == by_id["own"]["scores"]
+
+
 def test_over_max_request_size_is_413(api):
     r = api.predict(data=b"x" * 5_000_000, headers={"Content-Type": "text/plain"})
     assert r.status_code == 413
