@@ -46,6 +46,7 @@ class Item:
     logits: list[float] | None = None
     truncated: bool = False
     cleaned: bool = False
+    english: bool = True
 
 
 @dataclass
@@ -164,10 +165,11 @@ def build_prediction(
             "label": labels[best],
             "confidence": round(probs[best], 6),
             "scores": {label: round(p, 6) for label, p in zip(labels, probs)},
-            "needs_review": probs[best] < threshold,
+            "needs_review": probs[best] < threshold or not item.english,
             "model_version": version,
             "truncated": truncated,
             "cleaned": item.cleaned,
+            "language_supported": item.english,
         }
     )
     return out
@@ -220,6 +222,49 @@ def prepare_text(text: str, max_length: int) -> tuple[str, bool, bool]:
     cleaned_text, cleaned = clean_inbox(bounded)
     final, cut_again = cut_text(cleaned_text, max_length)
     return final, cleaned, cut_first or cut_again
+
+
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    "the a an and or but is are was were be been it its this that these those i you he she we they me my your our their "
+    "to of in on for with at from by about as if so not no can could would should will do does did have has had just "
+    "what when where why how which who there here all any some more very too also than then".split()
+)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+# Frequent function words of other languages that customers write in (de, fr, es, pt, it,
+# nl, pl, sv, tr), minus anything that is also an English word.
+_OTHER_FUNCTION_WORDS = frozenset(
+    "der das und ist nicht ich ein eine mit für auf sie es dem zu von bitte aber auch wenn "
+    "le la les et est pas je une des du que qui pour dans avec mais très sur ne "
+    "el los las y por para con una del muy pero más esta está como gracias "
+    "os um uma não com é são mas você obrigado "
+    "il lo gli che di della sono ma questo grazie "
+    "het een en van ik niet dat zijn voor met je ook maar "
+    "jest nie się na że w z jak ale czy proszę "
+    "och att är det som jag inte på för med "
+    "bir ve bu için çok ile ama lütfen "
+    "de se mi da em na ao quando já muito seria tu su sus lui nous vous al non mio mia è sono "
+    "bij heel sinds kunnen jullie zou mijn bardzo bez przy bo mogę wszystko".split()
+) - _ENGLISH_FUNCTION_WORDS - {"die", "to", "i", "in", "on", "a", "as", "no", "do", "me", "he", "we", "so", "men", "per", "con", "den", "van", "son"}
+
+
+def looks_english(text: str) -> bool:
+    """A cheap, measured guess whether ``text`` is English (the only language we trained on).
+
+    Not English: mostly non-Latin letters, or more function words of another language than
+    of English. Short texts ("ok", "gg", a product name) get the benefit of the doubt.
+    Measured on our data and hand-written samples in 12 languages: docs/MODEL_REPORT.md.
+    """
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 8 and sum(ord(c) > 0x24F for c in letters) / len(letters) > 0.3:
+        return False  # beyond Latin Extended: Cyrillic, Greek, Arabic, Devanagari, CJK, ...
+    words = [w.lower() for w in _WORD.findall(text)]
+    if len(words) < 5:
+        return True
+    english = sum(w in _ENGLISH_FUNCTION_WORDS for w in words)
+    other = sum(w in _OTHER_FUNCTION_WORDS for w in words)
+    return not (other >= 2 and other > english)
 
 
 # ----------------------------------------------------------------------------- inbox clean-up
@@ -359,6 +404,7 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         prepared = []
         for item in todo:
             text, item.cleaned, cut = prepare_text(item.text or "", max_length)
+            item.english = looks_english(text)
             prepared.append((text, cut))
         order = sorted(range(len(todo)), key=lambda i: len(prepared[i][0]))
         with torch.inference_mode():

@@ -31,11 +31,11 @@ class Row:
     items_per_second: float
 
 
-def _measure(system: Any, name: str, dataset: str, items: list[Example], train_seconds: float) -> Row:
+def _measure(system: Any, name: str, dataset: str, items: list[Example], train_seconds: float, threshold: float | None = None) -> Row:
     started = time.perf_counter()
     proba = system(items)
     seconds = max(time.perf_counter() - started, 1e-9)
-    report = evaluate_predictions([e.label for e in items], proba, [e.text for e in items], [e.source for e in items])
+    report = evaluate_predictions([e.label for e in items], proba, [e.text for e in items], [e.source for e in items], review_threshold=threshold)
     return Row(name, dataset, report, train_seconds, len(items) / seconds)
 
 
@@ -51,16 +51,17 @@ def run_compare(config: CompareConfig) -> dict[str, Any]:
     if config.external and config.external.exists():
         datasets["external eval"] = load_examples(config.external)
     texts, labels = [e.text for e in train], [e.label for e in train]
-    systems: list[tuple[str, Any, float]] = []
+    systems: list[tuple[str, Any, float, float | None]] = []
     for baseline in [majority(), tfidf_logreg()] + ([] if config.skip_probe else [LinearProbe(resolve_base_model(config.base_model))]):
         started = time.perf_counter()
         logger.info("fitting %s", baseline.name)
         baseline.fit(texts, labels)
-        systems.append((baseline.name, lambda items, b=baseline: b.predict_proba([e.text for e in items]), time.perf_counter() - started))
+        systems.append((baseline.name, lambda items, b=baseline: b.predict_proba([e.text for e in items]), time.perf_counter() - started, None))
     model_dir = config.model or latest_model_dir(paths.models_dir())
     loaded = load_model(model_dir)
-    systems.append((f"fine-tuned v{loaded.card.get('version', '?')}", lambda items: predict_proba(loaded, [e.text for e in items]), float(loaded.card.get("training_seconds", 0.0))))
-    rows = [_measure(fn, name, ds_name, items, secs) for name, fn, secs in systems for ds_name, items in datasets.items()]
+    systems.append((f"fine-tuned v{loaded.card.get('version', '?')}", lambda items: predict_proba(loaded, [e.text for e in items]),
+                    float(loaded.card.get("training_seconds", 0.0)), loaded.card.get("needs_review_threshold")))
+    rows = [_measure(fn, name, ds_name, items, secs, threshold) for name, fn, secs, threshold in systems for ds_name, items in datasets.items()]
     table = format_table(rows)
     if config.report:
         write_report(config.report, rows, model_dir)
@@ -93,10 +94,20 @@ def write_report(path: Path, rows: list[Row], model_dir: Path) -> None:
     sections = ["# Model report", "", "Written by `feedback compare`. Same training split for every system; the external set is measured only, never trained or tuned on.", "", format_table(rows), ""]
     for r in rows:
         if r.system.startswith("fine-tuned"):
-            slug = "test" if r.dataset.startswith("our") else "external"
+            slug = {"our test split": "test", "our development set": "dev"}.get(r.dataset, "external")
             plots = save_plots(r.report, img / slug, title=f"({r.dataset})")
             sections += [f"## Fine-tuned model on {r.dataset}", "", "```", r.report.table(), "```", ""]
             sections += [f"![{p.stem}](img/{slug}/{p.name})" for p in plots] + [""]
+    tuned = [r for r in rows if r.report.review]
+    if tuned:
+        sections += ["## The needs-review flag as a safety net", "",
+                     "Items below the review threshold (fitted on the selection set) are flagged for an agent. "
+                     "Caught: share of the model's mistakes that are flagged.", "",
+                     "| dataset | threshold | flagged | mistakes caught | accuracy of unflagged |", "|---|---:|---:|---:|---:|"]
+        sections += [f"| {r.dataset} | {r.report.review['threshold']:.2f} | {r.report.review['flagged_share']:.1%} | {r.report.review['mistakes_caught']:.1%} | {r.report.review['accuracy_unflagged']:.3f} |" for r in tuned]
+        sections += ["", "## Accuracy by length (words)", "", "| dataset | " + " | ".join(tuned[0].report.by_length) + " |", "|---|" + "---:|" * len(tuned[0].report.by_length)]
+        sections += [f"| {r.dataset} | " + " | ".join(f"{r.report.by_length[k]['accuracy']:.2f} (n={r.report.by_length[k]['n']})" if k in r.report.by_length else "-" for k in tuned[0].report.by_length) + " |" for r in tuned]
+        sections.append("")
     ext = [r for r in rows if r.dataset == "external eval" and r.report.by_source]
     if ext:
         sections += ["## External evaluation per source (macro-F1 / accuracy)", "", "| system | " + " | ".join(ext[0].report.by_source) + " |", "|---|" + "---:|" * len(ext[0].report.by_source)]

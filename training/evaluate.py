@@ -36,13 +36,15 @@ class EvalReport:
     confident_mistakes: list[dict[str, Any]]
     reliability: list[dict[str, float]] = field(default_factory=list)
     by_source: dict[str, dict[str, float]] = field(default_factory=dict)
+    review: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures and the per-class table (what a model card keeps)."""
-        return {"n": self.n, "accuracy": self.accuracy, "macro_f1": self.macro_f1, "weighted_f1": self.weighted_f1, "ece": self.ece, "per_class": self.per_class}
+        return {"n": self.n, "accuracy": self.accuracy, "macro_f1": self.macro_f1, "weighted_f1": self.weighted_f1, "ece": self.ece,
+                "review": self.review, "per_class": self.per_class}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -101,8 +103,10 @@ def evaluate_predictions(
     proba: np.ndarray,
     texts: Sequence[str] | None = None,
     sources: Sequence[str | None] | None = None,
+    review_threshold: float | None = None,
 ) -> EvalReport:
-    """Metrics for calibrated probabilities ``proba`` (n x 8, columns in LABELS order)."""
+    """Metrics for calibrated probabilities ``proba`` (n x 8, columns in LABELS order);
+    with ``review_threshold``, how well the needs-review flag works as a safety net."""
     proba = np.asarray(proba, dtype=np.float64)
     true = np.array([LABEL2ID[y] for y in y_true], dtype=int)
     pred = proba.argmax(axis=1) if len(proba) else np.zeros(0, dtype=int)
@@ -150,7 +154,20 @@ def evaluate_predictions(
         confident_mistakes=mistakes,
         reliability=reliability_bins(confidence, correct),
         by_source=by_source,
+        review=review_flag_scores(confidence, correct, review_threshold) if review_threshold is not None else {},
     )
+
+
+def review_flag_scores(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> dict[str, float]:
+    """Share of items flagged for review, and share of the model's mistakes among them."""
+    flagged = np.asarray(confidence) < threshold
+    wrong = np.asarray(correct) == 0
+    return {
+        "threshold": float(threshold),
+        "flagged_share": float(flagged.mean()) if len(flagged) else 0.0,
+        "mistakes_caught": float((flagged & wrong).sum() / wrong.sum()) if wrong.any() else 1.0,
+        "accuracy_unflagged": float(1 - (wrong & ~flagged).sum() / max((~flagged).sum(), 1)),
+    }
 
 
 def save_plots(report: EvalReport, out_dir: str | Path, title: str = "") -> list[Path]:

@@ -37,6 +37,7 @@ class Prediction:
     model_version: str
     truncated: bool = False
     cleaned: bool = False
+    language_supported: bool = True
     id: Any = None
 
     @classmethod
@@ -49,6 +50,7 @@ class Prediction:
             model_version=str(data["model_version"]),
             truncated=bool(data.get("truncated", False)),
             cleaned=bool(data.get("cleaned", False)),
+            language_supported=bool(data.get("language_supported", True)),
             id=data.get("id"),
         )
 

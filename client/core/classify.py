@@ -21,7 +21,8 @@ def result_record(fields: dict, result: Prediction | ItemError) -> dict:
     if isinstance(result, ItemError):
         out["error"] = result.error
         return out
-    out.update(label=result.label, confidence=round(result.confidence, 4), needs_review=result.needs_review, model_version=result.model_version, truncated=result.truncated, cleaned=result.cleaned)
+    out.update(label=result.label, confidence=round(result.confidence, 4), needs_review=result.needs_review, model_version=result.model_version, truncated=result.truncated,
+               cleaned=result.cleaned, language_supported=result.language_supported)
     out.update({f"score_{label}": round(score, 4) for label, score in result.scores.items()})
     return out
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handler.feedback_handler import choose_device, clean_inbox, head_tail, handler_settings, prepare_text
+from handler.feedback_handler import choose_device, clean_inbox, handler_settings, head_tail, looks_english, prepare_text
 
 EMAIL = """Hi team,
 
@@ -88,3 +88,20 @@ def test_the_device_is_the_assigned_gpu_only_when_cuda_is_there():
     assert str(choose_device(None, cuda_available=False)) == "cpu"
     assert str(choose_device(0, cuda_available=False)) == "cpu"
     assert str(choose_device(1, cuda_available=True)) == "cuda:1"
+
+
+def test_feedback_in_other_languages_is_recognised_as_not_english():
+    """Hand-written samples in 15 languages (tests/handler/data/non_english.jsonl)."""
+    import json
+
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "non_english.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["lang"] for r in rows if looks_english(r["text"])] == []
+
+
+@pytest.mark.parametrize("text", [
+    "ok", "gg ez", "Solid printer. Three years, never jammed.", "Monday again... need coffee",
+    "Best banking app I've used. Instant notifications, clear spending charts, zero hassle.",
+    "The café menu in the app shows prices in € but charges me in $ since the update",
+])
+def test_terse_english_is_not_flagged(text):
+    assert looks_english(text)

@@ -105,6 +105,13 @@ def test_an_email_with_a_quoted_reply_is_classified_on_the_customers_words_and_f
     assert by_id["thread"]["scores"] == by_id["own"]["scores"]
 
 
+def test_feedback_in_another_language_is_flagged_for_review(api):
+    r = api.predict(json={"texts": ["Die App stürzt jedes Mal ab, wenn ich ein Foto hochladen will. Bitte beheben!", "The app crashes when I upload a photo"]})
+    german, english = r.json()
+    assert german["language_supported"] is False and german["needs_review"] is True
+    assert english["language_supported"] is True
+
+
 def test_over_max_request_size_is_413(api):
     r = api.predict(data=b"x" * 5_000_000, headers={"Content-Type": "text/plain"})
     assert r.status_code == 413

@@ -43,7 +43,8 @@ def evaluate(args: argparse.Namespace, _config: None) -> int:
     loaded = load_model(model_dir(args.model))
     examples = load_examples(Path(args.data))
     proba = predict_proba(loaded, [e.text for e in examples])
-    report = evaluate_predictions([e.label for e in examples], proba, [e.text for e in examples], [e.source for e in examples])
+    report = evaluate_predictions([e.label for e in examples], proba, [e.text for e in examples], [e.source for e in examples],
+                                  review_threshold=loaded.card.get("needs_review_threshold"))
     print(report.table())
     if args.json:
         report.save(args.json)
