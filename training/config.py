@@ -140,6 +140,11 @@ class RetrainConfig:
     learning_rate: float = _help("Peak learning rate.", default=TrainConfig.__dataclass_fields__["learning_rate"].default)
     seed: int = _help("Random seed.", default=42)
     dry_run: bool = _help("Train and evaluate, but change nothing (no archive, no server, no store update).", default=False)
+    fast: bool = _help("Fast mode for new traffic: continue from the current version on the corrections plus a replayed "
+                       "sample of our training data (--replay items) for --fast-epochs epochs; the same gate decides.", default=False)
+    replay: int = _help("Fast mode: items of our training data replayed beside the corrections (stratified).", default=800)
+    fast_epochs: float = _help("Fast mode: training epochs.", default=3.0)
+    fast_learning_rate: float = _help("Fast mode: peak learning rate (lower than from scratch: the model is already trained).", default=5e-5)
 
     def __post_init__(self) -> None:
         self.corrections = [Path(p) for p in self.corrections]
@@ -149,6 +154,43 @@ class RetrainConfig:
             raise ValueError(f"--from must be current or base. But it was: {self.start_from}")
         if not 0 < self.heldout_fraction < 1:
             raise ValueError(f"heldout_fraction must be in (0, 1). But it was: {self.heldout_fraction}")
+        if self.fast and self.start_from == "base":
+            raise ValueError("--fast continues from the current version; leave out --from base")
+        if self.replay < 0 or self.fast_epochs <= 0:
+            raise ValueError(f"replay must be >= 0 and fast_epochs > 0. But they were: {self.replay}, {self.fast_epochs}")
+
+
+@dataclass
+class AdaptConfig:
+    """Settings of ``feedback adapt-curve``."""
+
+    data: Path = _help("Labelled JSONL with a source per item (default: the external evaluation set).", default_factory=paths.external_eval_file)
+    model: Path | None = _help("Current model folder (default: the highest models/v<N>).", default=None)
+    ks: str = _help("Numbers of corrected items to simulate, comma-separated (at most half of a source each).", default="25,50,100,200")
+    seeds: int = _help("Repetitions with different samples.", default=3)
+    min_source: int = _help("Only sources with at least this many items.", default=60)
+    sources: str | None = _help("Only these sources (comma-separated; default: all large enough).", default=None)
+    replay: int = _help("Items of our training data replayed beside the corrections.", default=RetrainConfig.replay)
+    fast_epochs: float = _help("Training epochs of each fast retrain.", default=RetrainConfig.fast_epochs)
+    fast_learning_rate: float = _help("Peak learning rate of each fast retrain.", default=RetrainConfig.fast_learning_rate)
+    heldout_fraction: float = _help("Share of the simulated corrections held out for the gate.", default=0.2)
+    out: Path | None = _help("Write the curve as JSON here.", default=None)
+
+    def __post_init__(self) -> None:
+        self.data = Path(self.data)
+        self.model = Path(self.model) if self.model else None
+        self.out = Path(self.out) if self.out else None
+        if not self.k_values:
+            raise ValueError(f"ks must list positive integers, e.g. 25,50,100. But it was: {self.ks!r}")
+        if self.seeds < 1 or self.min_source < 2:
+            raise ValueError(f"seeds must be >= 1 and min_source >= 2. But they were: {self.seeds}, {self.min_source}")
+
+    @property
+    def k_values(self) -> list[int]:
+        try:
+            return sorted({int(k) for k in str(self.ks).split(",") if k.strip() and int(k) > 0})
+        except ValueError:
+            return []
 
 
 @dataclass

@@ -83,7 +83,7 @@ def _bucket(n_words: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _source_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+def source_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Per-source figures; macro-F1 over the labels that source has (most sources cover few)."""
     present = sorted(set(y_true.tolist()))
     return {
@@ -140,7 +140,7 @@ def evaluate_predictions(
         groups = [source_group(s) for s in sources]
         for source in sorted(set(groups)):
             mask = np.array([g == source for g in groups], dtype=bool)
-            by_source[source] = _source_scores(true[mask], pred[mask])
+            by_source[source] = source_scores(true[mask], pred[mask])
     return EvalReport(
         n=int(len(true)),
         accuracy=float(accuracy_score(true, pred)) if len(true) else 0.0,

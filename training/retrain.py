@@ -164,6 +164,21 @@ def load_all_corrections(paths_: Sequence[Path]) -> list[tuple[str, Correction]]
     return out
 
 
+def new_version_config(config: RetrainConfig, out: Path, version: int) -> TrainConfig:
+    """How the new version trains: the full recipe, or (``--fast``) a short continuation of the
+    current version on the corrections plus a replayed stratified sample of our data, so
+    it learns the new traffic without forgetting the old."""
+    if config.fast:
+        return TrainConfig(
+            data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,
+            max_train_items=config.replay or None, learning_rate=config.fast_learning_rate, seed=config.seed, patience=1, warmup_ratio=0.0,
+        )
+    return TrainConfig(
+        data=config.data, splits=config.splits, out=out, version=version, epochs=config.epochs, max_length=config.max_length,
+        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed,
+    )
+
+
 def run_retrain(config: RetrainConfig) -> dict[str, Any]:
     """The whole loop; returns the report. Raises NotPromotedError (exit 3) on refusal."""
     with retrain_lock(config.models_dir):
@@ -189,10 +204,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
     new_version = next_version(config.models_dir, at_least=int(current))
     scratch = Path(tempfile.mkdtemp(prefix="retrain-", dir=config.models_dir))
     new_dir = scratch / f"v{new_version}"
-    train_config = TrainConfig(
-        data=config.data, splits=config.splits, out=new_dir, version=new_version, epochs=config.epochs, max_length=config.max_length,
-        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed,
-    )
+    train_config = new_version_config(config, new_dir, new_version)
     corrections_info = {
         "count": len(merged.train) + len(merged.heldout), "train": len(merged.train), "heldout": len(merged.heldout),
         "hash": merged.corrections_hash(), "excluded_test": merged.excluded_test, "conflicts": len(merged.conflicts), "duplicates": merged.duplicates,

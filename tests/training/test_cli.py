@@ -8,7 +8,7 @@ from training.cli import build_parser, main
 
 SUBCOMMANDS = [
     ["data", "check"], ["data", "split"], ["train"], ["evaluate"], ["compare"], ["archive"], ["serve", "start"],
-    ["serve", "stop"], ["serve", "status"], ["classify"], ["app"], ["retrain"], ["models"], ["rollback"], ["run"],
+    ["serve", "stop"], ["serve", "status"], ["classify"], ["app"], ["retrain"], ["adapt-curve"], ["models"], ["rollback"], ["run"],
 ]
 
 

@@ -20,6 +20,14 @@ def retrain(_args: argparse.Namespace, config: cfg.RetrainConfig) -> int:
     return 0
 
 
+def adapt_curve(_args: argparse.Namespace, config: cfg.AdaptConfig) -> int:
+    from training.adapt import curve_table, run_adapt_curve
+
+    points = run_adapt_curve(config)
+    print(curve_table(points))
+    return 0
+
+
 def models(args: argparse.Namespace, _config: None) -> int:
     from training.registry import list_versions
 
@@ -50,6 +58,11 @@ def register(subparsers: Any) -> None:
     )
     r.add_argument("--from", dest="start_from", choices=("current", "base"), default=None,
                    help="initialise from the current model or the base model (default: current)")
+    add_command(
+        subparsers, "adapt-curve",
+        "Simulate agents correcting k items of each source and the fast retrain learning from them (temporary folders; measures only).",
+        "feedback adapt-curve --data training/data/dev.jsonl --ks 25,50,100 --seeds 1 --out /tmp/curve.json", adapt_curve, cfg.AdaptConfig,
+    )
     m = add_command(subparsers, "models", "List model versions: trained folders, archives, server, defaults.", "feedback models", models)
     m.add_argument("--json", action="store_true", help="print JSON")
     b = add_command(subparsers, "rollback", "Make a previous version the default (now and at the next start).", "feedback rollback --to 1", rollback)

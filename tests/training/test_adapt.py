@@ -1,0 +1,52 @@
+"""The adapt-curve simulation's pure parts and the fast retrain recipe."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from training.adapt import Point, curve_table, group_sources, sample_corrections
+from training.config import AdaptConfig, RetrainConfig
+from training.data import Example
+from training.retrain import new_version_config
+
+
+def items(source: str | None, n: int, labels=("bug", "question", "complaint")) -> list[Example]:
+    return [Example(f"{source or 'dev-a'}-{i:04d}", f"text {i} from {source}", labels[i % len(labels)], source=source) for i in range(n)]
+
+
+def test_sources_come_from_the_source_field_or_the_id_prefix():
+    groups = group_sources(items("tizard:forum/1", 4) + items("scalabrino", 3) + items(None, 2))
+    assert {name: len(v) for name, v in groups.items()} == {"tizard": 4, "scalabrino": 3, "dev-a": 2}
+
+
+def test_a_simulated_agent_corrects_k_items_stratified_and_scores_the_rest():
+    pool = items("tizard", 90)
+    corrected, rest = sample_corrections(pool, 30, seed=1)
+    assert len(corrected) == 30 and len(rest) == 60
+    assert Counter(e.label for e in corrected) == {"bug": 10, "question": 10, "complaint": 10}
+    assert not {e.id for e in corrected} & {e.id for e in rest}
+    assert sample_corrections(pool, 30, seed=1)[0] == corrected and sample_corrections(pool, 30, seed=2)[0] != corrected
+
+
+def test_fast_retrain_continues_briefly_on_a_replayed_sample(tmp_path: Path):
+    fast = new_version_config(RetrainConfig(fast=True, replay=600, fast_epochs=2.0), tmp_path / "v2", 2)
+    full = new_version_config(RetrainConfig(), tmp_path / "v2", 2)
+    assert (fast.max_train_items, fast.epochs, fast.learning_rate) == (600, 2.0, 5e-5)
+    assert full.max_train_items is None and full.epochs > fast.epochs
+    with pytest.raises(ValueError, match="--fast continues from the current version"):
+        RetrainConfig(fast=True, start_from="base")
+
+
+def test_curve_table_averages_seeds_and_counts_promotions():
+    points = [Point("tizard", 50, s, 0.5, 0.5 + 0.1 * (s + 1), 100, s == 0, [], 2.0) for s in range(2)]
+    table = curve_table(points)
+    assert "| tizard | 50 | 2 | 0.500 | 0.650 | +15.0 | 1/2 | 2.0 |" in table
+
+
+def test_adapt_config_refuses_bad_k_lists():
+    assert AdaptConfig(ks="200, 25,50").k_values == [25, 50, 200]
+    with pytest.raises(ValueError, match="ks must list positive integers"):
+        AdaptConfig(ks="many")

@@ -1,0 +1,125 @@
+"""``feedback adapt-curve``: how fast agents' corrections close the gap on new traffic.
+
+For each source of an evaluation file with enough items, an agent is simulated who
+corrects k of its items (stratified by label, several seeds); the fast retrain
+(``feedback retrain --fast``'s recipe) runs on them from the current model, in a
+temporary folder, and the rest of that source is scored before and after, next to the
+gate's decision. Nothing here touches models/, the model store, the server or the
+committed data: it is a measurement. Run it on our development set to choose the fast
+settings; on ../shared/eval it is only reported (the one place where external items are
+trained on, in temporary folders, never kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from client.core.labels import LABEL2ID
+from training import paths
+from training.config import AdaptConfig, RetrainConfig
+from training.data import Example, load_examples, load_splits, split_examples
+from training.evaluate import source_group, source_scores
+from training.gate import GateThresholds, decide
+from training.retrain import _evaluate, new_version_config, scores
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Point:
+    source: str
+    k: int
+    seed: int
+    before_macro_f1: float
+    after_macro_f1: float
+    rest_n: int
+    promoted: bool
+    reasons: list[str] = field(default_factory=list)
+    minutes: float = 0.0
+
+
+def group_sources(examples: list[Example]) -> dict[str, list[Example]]:
+    """Items by dataset (the ``source`` field, else the id's prefix: ``dev-a-0001`` -> ``dev-a``)."""
+    groups: dict[str, list[Example]] = defaultdict(list)
+    for e in examples:
+        name = source_group(e.source) if e.source else e.id.rsplit("-", 1)[0]
+        groups[name].append(e)
+    return dict(groups)
+
+
+def sample_corrections(items: list[Example], k: int, seed: int) -> tuple[list[Example], list[Example]]:
+    """(k corrected items stratified by label, the rest): what one simulated agent saw."""
+    from training.train import stratified_subset
+
+    picked = stratified_subset(items, k, seed)
+    chosen = {id(e) for e in picked}
+    return picked, [e for e in items if id(e) not in chosen]
+
+
+def _held_out(example: Example, fraction: float) -> bool:
+    return int(hashlib.sha256(example.text.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
+
+
+def run_adapt_curve(config: AdaptConfig) -> list[Point]:
+    from training.inference import load_model, predict_proba
+    from training.registry import latest_model_dir
+    from training.train import train
+
+    model_dir = config.model or latest_model_dir(paths.models_dir())
+    current = load_model(model_dir)
+    retrain = RetrainConfig(replay=config.replay, fast_epochs=config.fast_epochs, fast_learning_rate=config.fast_learning_rate, fast=True)
+    test = split_examples(load_examples(retrain.data), load_splits(retrain.splits))["test"]
+    wanted = {s.strip() for s in config.sources.split(",")} if config.sources else None
+    groups = {name: items for name, items in group_sources(load_examples(config.data)).items()
+              if len(items) >= config.min_source and (wanted is None or name in wanted)}
+    points: list[Point] = []
+    with tempfile.TemporaryDirectory(prefix="adapt-") as tmp:
+        for name, items in sorted(groups.items()):
+            for k in [k for k in config.k_values if k <= len(items) // 2]:
+                for seed in range(config.seeds):
+                    started = time.monotonic()
+                    corrected, rest = sample_corrections(items, k, seed)
+                    heldout = [e for e in corrected if _held_out(e, config.heldout_fraction)]
+                    trained_on = [Example(f"correction:{e.id}", e.text, e.label, source="correction") for e in corrected if not _held_out(e, config.heldout_fraction)]
+                    out = Path(tmp) / f"{name}-k{k}-s{seed}"
+                    train_config = new_version_config(retrain, out, int(current.card.get("version", 1)) + 1)
+                    train_config.seed = seed
+                    result = train(train_config, extra_train=trained_on, init_from=str(model_dir))
+                    new_test, new_held = _evaluate(result.out_dir, test, heldout)
+                    old_test, old_held = _evaluate(model_dir, test, heldout)
+                    decision = decide(scores(old_test, old_held), scores(new_test, new_held), GateThresholds())
+                    truth = np.array([LABEL2ID[e.label] for e in rest])
+                    before = predict_proba(current, [e.text for e in rest]).argmax(axis=1)
+                    after = predict_proba(load_model(result.out_dir), [e.text for e in rest]).argmax(axis=1)
+                    point = Point(name, k, seed, source_scores(truth, before)["macro_f1"], source_scores(truth, after)["macro_f1"], len(rest),
+                                  decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2))
+                    logger.info("adapt %s k=%d seed=%d: %.3f -> %.3f (%s, %.1f min)", name, k, seed, point.before_macro_f1, point.after_macro_f1,
+                                "promoted" if point.promoted else "refused", point.minutes)
+                    points.append(point)
+                    if config.out:
+                        config.out.write_text(json.dumps([p.__dict__ for p in points], indent=2) + "\n", encoding="utf-8")
+    return points
+
+
+def curve_table(points: list[Point]) -> str:
+    """Mean macro-F1 on the rest of each source, before and after k corrections, with the gate's decisions."""
+    rows: dict[tuple[str, int], list[Point]] = defaultdict(list)
+    for p in points:
+        rows[(p.source, p.k)].append(p)
+    lines = ["| source | k | runs | macro-F1 before | after | gain (points) | promoted | minutes per retrain |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (source, k), group in sorted(rows.items()):
+        before = float(np.mean([p.before_macro_f1 for p in group]))
+        after = float(np.mean([p.after_macro_f1 for p in group]))
+        lines.append(f"| {source} | {k} | {len(group)} | {before:.3f} | {after:.3f} | {100 * (after - before):+.1f} | "
+                     f"{sum(p.promoted for p in group)}/{len(group)} | {np.mean([p.minutes for p in group]):.1f} |")
+    return "\n".join(lines)
