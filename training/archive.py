@@ -14,7 +14,7 @@ import yaml
 from client.core.api import MODEL_NAME
 from client.core.errors import ModelError
 from training import paths
-from training.card import CARD, read_card
+from training.card import CARD, read_card, serving_temperature
 from training.config import ArchiveConfig
 from training.registry import archive_name, latest_model_dir
 
@@ -39,7 +39,7 @@ def model_config(card: dict, config: ArchiveConfig) -> dict:
             "version": str(card["version"]),
             "labels": list(card["labels"]),
             "max_length": int(card["hyperparameters"]["max_length"]),
-            "temperature": float(card["temperature"]),
+            "temperature": serving_temperature(card),
             "needs_review_threshold": float(card["needs_review_threshold"]),
             "threads": config.threads,
             "max_items": config.max_items,

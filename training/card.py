@@ -21,6 +21,12 @@ def read_card(model_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def serving_temperature(card: dict[str, Any]) -> float:
+    """The temperature still to apply to the saved model's logits: 1 when ``train`` folded
+    it into the classifier (the card keeps the fitted value for the record)."""
+    return 1.0 if card.get("temperature_folded") else float(card.get("temperature", 1.0))
+
+
 def write_card(model_dir: Path, card: dict[str, Any]) -> Path:
     path = Path(model_dir) / CARD
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")

@@ -17,7 +17,7 @@ import numpy as np
 
 from handler.feedback_handler import encode, prepare_text
 from training.calibration import probabilities
-from training.card import read_card
+from training.card import read_card, serving_temperature
 from client.core.errors import ModelError
 from client.core.labels import LABELS
 
@@ -33,7 +33,7 @@ class LoadedModel:
 
     @property
     def temperature(self) -> float:
-        return float(self.card.get("temperature", 1.0))
+        return serving_temperature(self.card)
 
     @property
     def max_length(self) -> int:

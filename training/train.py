@@ -86,6 +86,19 @@ def resolve_base_model(name: str) -> str:
     return name
 
 
+def fold_temperature(model: Any, temperature: float) -> None:
+    """Divide the last linear layer of the classification head by T, so the saved folder
+    gives calibrated probabilities to anyone who loads it (``pipeline()``,
+    ``from_pretrained``) and the handler applies nothing extra; the card still records T."""
+    import torch
+
+    head = [m for m in model.classifier.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        head.weight.div_(temperature)
+        if head.bias is not None:
+            head.bias.div_(temperature)
+
+
 def stratified_subset(examples: Sequence[Example], limit: int, seed: int) -> list[Example]:
     """Exactly ``min(limit, len)`` examples keeping each label's share (deterministic for a seed).
 
@@ -249,6 +262,7 @@ def train(
     test_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["test"]], config.max_length), temperature)
     test = evaluate_predictions([e.label for e in parts["test"]], test_proba, [e.text for e in parts["test"]], review_threshold=threshold)
 
+    fold_temperature(model, temperature)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     for weights in out_dir.glob("*.safetensors"):
@@ -265,6 +279,7 @@ def train(
         "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
         "hyperparameters": {**cfg.to_dict(config), "epochs_run": epochs_run},
         "temperature": temperature,
+        "temperature_folded": True,
         "needs_review_threshold": threshold,
         "selected_on": select_name,
         "development": selection.summary(),

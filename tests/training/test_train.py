@@ -21,6 +21,24 @@ def test_saved_model_loads_with_from_pretrained_and_has_contract_labels(tiny_mod
     assert not list(tiny_model.out_dir.parent.glob(".checkpoints-*"))
 
 
+def test_the_saved_folder_alone_gives_the_calibrated_probabilities(tiny_model):
+    """The temperature is folded into the classifier: plain from_pretrained + softmax equals
+    what evaluation (and the handler) report; the card still records the fitted T."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from training.inference import load_model, predict_proba
+
+    texts = ["The app crashes when I upload a photo", "Please add a dark mode", "Thanks, great support!"]
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model.out_dir).eval()
+    enc = AutoTokenizer.from_pretrained(tiny_model.out_dir)(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        plain = torch.softmax(model(**enc).logits, dim=-1).numpy()
+    assert plain == pytest.approx(predict_proba(load_model(tiny_model.out_dir), texts), abs=1e-5)
+    card = json.loads((tiny_model.out_dir / "model_card.json").read_text())
+    assert card["temperature_folded"] is True and card["temperature"] != 1.0
+
+
 def test_model_card_records_what_a_reviewer_needs(tiny_model):
     card = json.loads((tiny_model.out_dir / "model_card.json").read_text())
     for key in ("base_model", "data_hash", "split_sizes", "hyperparameters", "validation", "test", "version", "training_seconds", "temperature", "needs_review_threshold"):
