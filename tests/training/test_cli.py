@@ -77,3 +77,21 @@ def test_help_does_not_import_torch():
     code = "import sys, training.cli as c; c.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_classify_runs_on_an_install_without_torch_numpy_or_qt():
+    """What `pip install .` (no extras) gives an agent's machine: `feedback classify` must not
+    need the training or desktop stacks. They are made unimportable; the command still runs
+    and reports the unreachable server with a hint (exit 1), not an ImportError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('torch', 'numpy', 'transformers', 'sklearn', 'PySide6', 'yaml'): sys.modules[name] = None\n"
+        "from training.cli import main\n"
+        "sys.exit(main(['classify', 'The app crashes', '--url', 'http://127.0.0.1:9', '--timeout', '2']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "error: TorchServe is not reachable at http://127.0.0.1:9" in done.stderr and "hint:" in done.stderr
