@@ -27,9 +27,18 @@ def imports(path: Path) -> list[tuple[str, int, bool]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(alias.name, node.lineno, id(node) in top) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.module, node.lineno, id(node) in top))
+        elif isinstance(node, ast.ImportFrom):
+            found.append((_absolute(path, node), node.lineno, id(node) in top))
     return found
+
+
+def _absolute(path: Path, node: ast.ImportFrom) -> str:
+    """``from ..ui import x`` in client/core/y.py -> ``client.ui``: relative imports count too."""
+    if node.level == 0:
+        return node.module or ""
+    package = path.relative_to(ROOT).parent.parts
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join([*base, *([node.module] if node.module else [])])
 
 
 def forbidden(rel: str, module: str, top_level: bool) -> str | None:

@@ -12,7 +12,6 @@ trained on, in temporary folders, never kept).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -30,7 +29,8 @@ from training.config import AdaptConfig, RetrainConfig
 from training.data import Example, load_examples, load_splits, split_examples
 from training.evaluate import source_group, source_scores
 from training.gate import GateThresholds, decide
-from training.retrain import _evaluate, new_version_config, scores
+from training.datacheck import normalise
+from training.retrain import _evaluate, in_heldout, new_version_config, scores
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +66,6 @@ def sample_corrections(items: list[Example], k: int, seed: int) -> tuple[list[Ex
     return picked, [e for e in items if id(e) not in chosen]
 
 
-def _held_out(example: Example, fraction: float) -> bool:
-    return int(hashlib.sha256(example.text.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
-
-
 def run_adapt_curve(config: AdaptConfig) -> list[Point]:
     from training.inference import load_model, predict_proba
     from training.registry import latest_model_dir
@@ -89,11 +85,14 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
                 for seed in range(config.seeds):
                     started = time.monotonic()
                     corrected, rest = sample_corrections(items, k, seed)
-                    heldout = [e for e in corrected if _held_out(e, config.heldout_fraction)]
-                    trained_on = [Example(f"correction:{e.id}", e.text, e.label, source="correction") for e in corrected if not _held_out(e, config.heldout_fraction)]
+                    held = [in_heldout(normalise(e.text), config.heldout_fraction) for e in corrected]
+                    heldout = [e for e, h in zip(corrected, held) if h]
+                    trained_on = [Example(f"correction:{e.id}", e.text, e.label, source="correction") for e, h in zip(corrected, held) if not h]
                     out = Path(tmp) / f"{name}-k{k}-s{seed}"
                     train_config = new_version_config(retrain, out, int(current.card.get("version", 1)) + 1)
                     train_config.seed = seed
+                    if config.data.resolve() == paths.dev_file().resolve():
+                        train_config.dev = None  # simulating on the dev set: it must not also pick the epoch
                     result = train(train_config, extra_train=trained_on, init_from=str(model_dir))
                     new_test, new_held = _evaluate(result.out_dir, test, heldout)
                     old_test, old_held = _evaluate(model_dir, test, heldout)

@@ -39,7 +39,7 @@ class TrainConfig:
     data: Path = _help("Labelled JSONL ({id, text, label} per line).", default_factory=paths.data_file)
     splits: Path = _help("Split file {train, validation, test: [ids]}.", default_factory=paths.splits_file)
     dev: Path | None = _help("Development set that picks the epoch and fits the temperature and review threshold "
-                             "(written in another voice than the training data); none: our validation split.", default_factory=paths.dev_file)
+                             "(written in another voice than the training data); 'none': our validation split.", default_factory=paths.dev_file)
     out: Path | None = _help("Write the model here; default: models/v<N> with N one above the highest.", default=None)
     epochs: float = _help("Maximum training epochs (early stopping may end sooner).", default=8.0)
     max_length: int = _help("Tokens kept per text; longer texts are truncated.", default=128)
@@ -57,7 +57,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.data, self.splits = Path(self.data), Path(self.splits)
-        self.dev = Path(self.dev) if self.dev else None
+        self.dev = None if self.dev is None or str(self.dev).lower() == "none" else Path(self.dev)
+        if self.dev is not None and not self.dev.exists():
+            raise ValueError(f"dev must be an existing JSONL file, or none for our validation split. But it was: {self.dev}")
         self.out = Path(self.out) if self.out is not None else None
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda. But it was: {self.device!r}")
@@ -156,8 +158,8 @@ class RetrainConfig:
             raise ValueError(f"heldout_fraction must be in (0, 1). But it was: {self.heldout_fraction}")
         if self.fast and self.start_from == "base":
             raise ValueError("--fast continues from the current version; leave out --from base")
-        if self.replay < 0 or self.fast_epochs <= 0:
-            raise ValueError(f"replay must be >= 0 and fast_epochs > 0. But they were: {self.replay}, {self.fast_epochs}")
+        if self.replay < 1 or self.fast_epochs <= 0:
+            raise ValueError(f"replay must be >= 1 and fast_epochs > 0. But they were: {self.replay}, {self.fast_epochs}")
 
 
 @dataclass

@@ -38,6 +38,11 @@ def archived_versions(model_store: Path) -> dict[int, str]:
     return {v: name for v, name in sorted((k, n) for k, n in found.items() if k is not None)}
 
 
+def model_dir(models_dir: Path, version: int | str) -> Path:
+    """Where version ``version`` lives: ``models/v<N>``."""
+    return Path(models_dir) / f"v{version}"
+
+
 def version_folders(models_dir: Path, complete: bool = True) -> dict[int, Path]:
     """Version -> ``models/v<N>`` folder; ``complete`` keeps only folders with a saved model."""
     found = {int(p.name[1:]): p for p in Path(models_dir).glob("v*") if p.name[1:].isdigit()}
@@ -99,7 +104,7 @@ def list_versions(models_dir: Path, model_store: Path, state_dir: Path) -> list[
     return sorted(rows.values(), key=lambda r: int(r["version"]))
 
 
-def rollback(models_dir: Path, model_store: Path, state_dir: Path, to: str | None = None) -> dict[str, Any]:
+def rollback(models_dir: Path, model_store: Path, state_dir: Path, to: int | str | None = None) -> dict[str, Any]:
     """Make a previous version the default on the server (registering it if needed) and for the next start."""
     server = connect(state_dir)
     current = (server.default_version() if server else None) or recorded_default(model_store)
@@ -108,7 +113,8 @@ def rollback(models_dir: Path, model_store: Path, state_dir: Path, to: str | Non
         older = [v for v in available if current is None or v < int(current)]
         if not older:
             raise ModelError(f"no archived version older than the current one ({current})", "pass --to VERSION, see `feedback models`")
-        to = str(older[-1])
+        to = older[-1]
+    to = str(to)
     if int(to) not in available:
         raise ModelError(f"version {to} has no archive {archive_name(to)} in {model_store}", f"archive it with `feedback archive --model {models_dir / ('v' + to)}`")
     if server is not None:

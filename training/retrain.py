@@ -30,7 +30,7 @@ from training.gate import Decision, GateThresholds, ModelScores, decide
 from client.core.labels import LABELS
 from client.core.corrections import Correction, CorrectionsStore, read_corrections
 from client.core.api import ManagementClient, connect
-from training.registry import archive_name, next_version, record_default, recorded_default, version_folders
+from training.registry import archive_name, model_dir, next_version, record_default, recorded_default, version_folders
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,9 @@ class MergeResult:
         return data_hash(sorted(self.train + self.heldout, key=lambda e: e.id))
 
 
-def _in_heldout(text_key: str, fraction: float) -> bool:
+def in_heldout(text_key: str, fraction: float) -> bool:
+    """Whether a correction (by its normalised text) is held out to judge both models: a hash,
+    so the same text is always on the same side."""
     return int(hashlib.sha256(text_key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
 
 
@@ -86,7 +88,7 @@ def merge_corrections(
         example = Example(id=f"correction:{Path(source).name}:{c.id}", text=c.text, label=c.final_label, source="correction")
         if c.id is not None:
             used.append((source, c.id))
-        if c.consumed_by is None and _in_heldout(key, heldout_fraction):
+        if c.consumed_by is None and in_heldout(key, heldout_fraction):
             heldout.append(example)
         else:
             train.append(example)
@@ -138,8 +140,8 @@ def current_version(config: RetrainConfig, server: ManagementClient | None) -> s
         if not found:
             raise ModelError(f"no current model: nothing served, recorded or in {config.models_dir}", "train and archive one first (`make run`)")
         version = str(max(found))
-    if not (config.models_dir / f"v{version}" / "config.json").exists():
-        raise ModelError(f"the current version {version} has no model folder {config.models_dir / f'v{version}'}", "restore it, or roll back to a version you have")
+    if not (model_dir(config.models_dir, version) / "config.json").exists():
+        raise ModelError(f"the current version {version} has no model folder {model_dir(config.models_dir, version)}", "restore it, or roll back to a version you have")
     return version
 
 
@@ -171,7 +173,7 @@ def new_version_config(config: RetrainConfig, out: Path, version: int) -> TrainC
     if config.fast:
         return TrainConfig(
             data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,
-            max_train_items=config.replay or None, learning_rate=config.fast_learning_rate, seed=config.seed, patience=1, warmup_ratio=0.0,
+            max_train_items=config.replay, learning_rate=config.fast_learning_rate, seed=config.seed, patience=1, warmup_ratio=0.0,
         )
     return TrainConfig(
         data=config.data, splits=config.splits, out=out, version=version, epochs=config.epochs, max_length=config.max_length,
@@ -190,7 +192,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
     live = connect(config.state_dir, timeout=180)
     server = None if config.dry_run else live
     current = current_version(config, live)
-    current_dir = config.models_dir / f"v{current}"
+    current_dir = model_dir(config.models_dir, current)
     parts = split_examples(load_examples(config.data), load_splits(config.splits))
     test = parts["test"]
     corrections = load_all_corrections(config.corrections)
@@ -203,7 +205,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
     )
     new_version = next_version(config.models_dir, at_least=int(current))
     scratch = Path(tempfile.mkdtemp(prefix="retrain-", dir=config.models_dir))
-    new_dir = scratch / f"v{new_version}"
+    new_dir = model_dir(scratch, new_version)
     train_config = new_version_config(config, new_dir, new_version)
     corrections_info = {
         "count": len(merged.train) + len(merged.heldout), "train": len(merged.train), "heldout": len(merged.heldout),
@@ -221,7 +223,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
         decision = decide(scores(old_test, old_held), scores(new_test, new_held), GateThresholds(config.f1_tolerance, config.recall_drop, config.min_heldout))
         report = build_report(config, current, new_version, corrections_info, merged, old_test, new_test, old_held, new_held, decision)
         if decision.promote and not config.dry_run:
-            final_dir = config.models_dir / f"v{new_version}"
+            final_dir = model_dir(config.models_dir, new_version)
             shutil.move(str(result.out_dir), final_dir)
             report["promotion"] = promote(config, final_dir, str(new_version), server, merged.used)
         elif not decision.promote and not config.dry_run:

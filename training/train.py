@@ -32,7 +32,7 @@ from client.core.errors import ModelError
 from training.evaluate import EvalReport, evaluate_predictions
 from training.card import CARD
 from training.inference import model_inputs, predict_logits
-from training.registry import next_version
+from training.registry import model_dir, next_version
 from client.core.labels import ID2LABEL, LABEL2ID, LABELS
 
 logger = logging.getLogger(__name__)
@@ -86,13 +86,30 @@ def resolve_base_model(name: str) -> str:
     return name
 
 
+HEAD_ATTRIBUTES = ("classifier", "score", "classification_head")
+
+
+def classification_head(model: Any) -> Any:
+    """The last linear layer of the classification head (BERT-family ``classifier``, GPT-style
+    ``score``, BART-style ``classification_head``)."""
+    import torch
+
+    for name in HEAD_ATTRIBUTES:
+        module = getattr(model, name, None)
+        linear = [m for m in module.modules() if isinstance(m, torch.nn.Linear)] if module is not None else []
+        if linear:
+            return linear[-1]
+    raise ModelError(f"{type(model).__name__} has no linear classification head ({', '.join(HEAD_ATTRIBUTES)})",
+                     "choose a BERT-family encoder for --base-model, e.g. all-MiniLM-L6-v2")
+
+
 def fold_temperature(model: Any, temperature: float) -> None:
     """Divide the last linear layer of the classification head by T, so the saved folder
     gives calibrated probabilities to anyone who loads it (``pipeline()``,
     ``from_pretrained``) and the handler applies nothing extra; the card still records T."""
     import torch
 
-    head = [m for m in model.classifier.modules() if isinstance(m, torch.nn.Linear)][-1]
+    head = classification_head(model)
     with torch.no_grad():
         head.weight.div_(temperature)
         if head.bias is not None:
@@ -191,7 +208,7 @@ def train(
     else:
         models = paths.models_dir()
         version = config.version or next_version(models)
-        out_dir = models / f"v{version}"
+        out_dir = model_dir(models, version)
     out_dir.mkdir(parents=True, exist_ok=True)
     log_handler = _log_file_handler(out_dir)
     logger.info("training v%s from %s on %d items (selection on the %s: %d, test %d, %s)", version, config.base_model, len(train_items), select_name, len(select), len(parts["test"]), "cpu" if use_cpu else "cuda")
@@ -201,6 +218,7 @@ def train(
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(LABELS), id2label=dict(ID2LABEL), label2id=dict(LABEL2ID), ignore_mismatched_sizes=True
     )
+    classification_head(model)  # fail before training, not after, on an architecture we cannot calibrate
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
         ids = model_inputs(tokenizer, batch["text"], config.max_length)

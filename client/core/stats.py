@@ -29,9 +29,10 @@ def confidence_band(confidence: float) -> str:
 
 
 def needs_review(prediction: Prediction, threshold: float) -> bool:
-    """The agent's threshold when one is set (> 0), else the model's own calibrated flag."""
+    """The agent's threshold when one is set (> 0), else the model's own calibrated flag;
+    text in a language the model was not trained on always needs review."""
     if threshold > 0:
-        return prediction.confidence < threshold
+        return prediction.confidence < threshold or not prediction.language_supported
     return prediction.needs_review
 
 

@@ -105,3 +105,18 @@ def test_feedback_in_other_languages_is_recognised_as_not_english():
 ])
 def test_terse_english_is_not_flagged(text):
     assert looks_english(text)
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Great update.\n\nThanks\nOne more thing: dark mode is broken on iPad.", "dark mode is broken on iPad"),
+    ("**URGENT: production is down**\nnothing loads since 9am", "URGENT: production is down"),
+    ("Would you be open to a quick, confidential chat this week? We have a partnership idea for your team.", "confidential chat"),
+])
+def test_customer_words_that_look_like_envelope_are_kept(text, kept):
+    assert kept in clean_inbox(text)[0]
+
+
+def test_english_words_that_are_function_words_elsewhere_do_not_flag_english():
+    for text in ("Requirements met, deadline met, client happy. Great tool!", "Jest fails on OS X w/ node 20 when I run the suite",
+                 "um so yeah um the um app keeps crashing um when I log in"):
+        assert looks_english(text), text

@@ -66,4 +66,4 @@ def register(subparsers: Any) -> None:
     m = add_command(subparsers, "models", "List model versions: trained folders, archives, server, defaults.", "feedback models", models)
     m.add_argument("--json", action="store_true", help="print JSON")
     b = add_command(subparsers, "rollback", "Make a previous version the default (now and at the next start).", "feedback rollback --to 1", rollback)
-    b.add_argument("--to", help="version to roll back to (default: the newest one older than the current default)")
+    b.add_argument("--to", type=int, help="version to roll back to (default: the newest one older than the current default)")

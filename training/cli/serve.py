@@ -61,6 +61,17 @@ def classify(args: argparse.Namespace, _config: None) -> int:
     return 0
 
 
+def positive_seconds(value: str) -> float:
+    """argparse type: a number of seconds above zero (a usage error otherwise)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, e.g. 30. But it was: {value!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds. But it was: {value}")
+    return seconds
+
+
 def register(subparsers: Any) -> None:
     s = subparsers.add_parser("serve", help="start, stop or inspect the local TorchServe", description="Manage one TorchServe instance.")
     inner = s.add_subparsers(dest="serve_command", required=True, metavar="{start,stop,status}")
@@ -77,4 +88,4 @@ def register(subparsers: Any) -> None:
     c.add_argument("--text-column", help="CSV/JSONL column holding the text (default: guessed, e.g. text)")
     c.add_argument("--url", default=None, help="inference URL (default: from the server's state directory, else http://127.0.0.1:8080)")
     c.add_argument("--key-file", default=None, help="TorchServe key_file.json (default: in the state directory)")
-    c.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default: 30)")
+    c.add_argument("--timeout", type=positive_seconds, default=30.0, help="seconds per request (default: 30)")
