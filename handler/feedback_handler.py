@@ -214,13 +214,13 @@ def encode(tokenizer: Any, texts: list[str], max_length: int, head_share: float 
     return [ids for ids, _ in pairs], [cut for _, cut in pairs]
 
 
-def prepare_text(text: str, max_length: int) -> tuple[str, bool, bool]:
+def prepare_text(text: str, max_length: int, clean: bool = True, head_share: float = 0.75) -> tuple[str, bool, bool]:
     """(text the model sees, cleaned, cut): a bounded slice of a huge text, cleaned of what
-    carries no intent, then cut to what ``max_length`` tokens can hold. Shared by training,
-    evaluation and serving."""
-    bounded, cut_first = cut_text(text, max_length * 4)
-    cleaned_text, cleaned = clean_inbox(bounded)
-    final, cut_again = cut_text(cleaned_text, max_length)
+    carries no intent when the model was trained that way (``clean``), then cut to what
+    ``max_length`` tokens can hold. Shared by training, evaluation and serving."""
+    bounded, cut_first = cut_text(text, max_length * 4, head_share)
+    cleaned_text, cleaned = clean_inbox(bounded) if clean else (bounded, False)
+    final, cut_again = cut_text(cleaned_text, max_length, head_share)
     return final, cleaned, cut_first or cut_again
 
 
@@ -412,6 +412,9 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         self.version = str(context.manifest.get("model", {}).get("modelVersion") or self.setup.get("version", ""))
         self.max_items = int(self.setup.get("max_items", DEFAULT_MAX_ITEMS))
         self.batch_size = int(self.setup.get("inference_batch_size", 32))
+        # How the model was trained to see text (older archives: plain head truncation).
+        self.clean = bool(self.setup.get("clean_inbox", False))
+        self.head_share = float(self.setup.get("head_share", 1.0))
         self.initialized = True
         logger.info("feedback model v%s loaded from %s on %s (%d labels, %d threads)", self.version, model_dir, self.device, len(self.labels), self.setup["threads"])
 
@@ -432,14 +435,14 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         max_length = int(self.setup["max_length"])
         prepared = []
         for item in todo:
-            text, item.cleaned, cut = prepare_text(item.text or "", max_length)
+            text, item.cleaned, cut = prepare_text(item.text or "", max_length, self.clean, self.head_share)
             item.english = looks_english(text)
             prepared.append((text, cut))
         order = sorted(range(len(todo)), key=lambda i: len(prepared[i][0]))
         with torch.inference_mode():
             for begin in range(0, len(order), self.batch_size):
                 idx = order[begin : begin + self.batch_size]
-                ids, cut = encode(self.tokenizer, [prepared[i][0] for i in idx], max_length)
+                ids, cut = encode(self.tokenizer, [prepared[i][0] for i in idx], max_length, self.head_share)
                 enc = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
                 logits = self.model(**enc.to(self.device)).logits.float().cpu().tolist()
                 for i, row_logits, tokens_cut in zip(idx, logits, cut):

@@ -34,7 +34,9 @@ for var, sub in (
 ):
     os.environ[var] = str(_SESSION_ROOT / sub)
 
-TINY = {"epochs": 4.0, "max_length": 64, "max_train_items": 480, "batch_size": 16, "learning_rate": 2e-4, "patience": 4}
+# The session's model sees text through the whole pipeline (inbox clean-up, head and tail),
+# so the serving tests exercise it.
+TINY = {"epochs": 4.0, "max_length": 64, "max_train_items": 480, "batch_size": 16, "learning_rate": 2e-4, "patience": 4, "clean_inbox": True, "head_share": 0.75}
 
 
 # Fixtures that start a real TorchServe: any test that uses one (directly or through another

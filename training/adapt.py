@@ -89,7 +89,7 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
                     heldout = [e for e, h in zip(corrected, held) if h]
                     trained_on = [Example(f"correction:{e.id}", e.text, e.label, source="correction") for e, h in zip(corrected, held) if not h]
                     out = Path(tmp) / f"{name}-k{k}-s{seed}"
-                    train_config = new_version_config(retrain, out, int(current.card.get("version", 1)) + 1)
+                    train_config = new_version_config(retrain, out, int(current.card.get("version", 1)) + 1, current.card)
                     train_config.seed = seed
                     if config.data.resolve() == paths.dev_file().resolve():
                         train_config.dev = None  # simulating on the dev set: it must not also pick the epoch

@@ -39,6 +39,8 @@ def model_config(card: dict, config: ArchiveConfig) -> dict:
             "version": str(card["version"]),
             "labels": list(card["labels"]),
             "max_length": int(card["hyperparameters"]["max_length"]),
+            "clean_inbox": bool(card["hyperparameters"].get("clean_inbox", False)),
+            "head_share": float(card["hyperparameters"].get("head_share", 1.0)),
             "temperature": serving_temperature(card),
             "needs_review_threshold": float(card["needs_review_threshold"]),
             "threads": config.threads,

@@ -47,6 +47,8 @@ class TrainConfig:
     learning_rate: float = _help("Peak learning rate (linear decay with warm-up).", default=1e-4)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
     label_smoothing: float = _help("Label smoothing factor of the cross-entropy loss.", default=0.0)
+    clean_inbox: bool = _help("Train (and serve) on inbox-cleaned text: quoted replies, signatures, disclaimers, template headings removed.", default=False)
+    head_share: float = _help("Share of --max-length kept from a long text's start; the rest comes from its end (1.0: the start only).", default=1.0)
     device: str = _help("auto (a GPU when one is present), cpu or cuda.", default="auto")
     warmup_ratio: float = _help("Share of steps used for learning-rate warm-up.", default=0.1)
     patience: int = _help("Stop after this many epochs without a better validation macro-F1.", default=2)
@@ -63,6 +65,8 @@ class TrainConfig:
         self.out = Path(self.out) if self.out is not None else None
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda. But it was: {self.device!r}")
+        if not 0.5 <= self.head_share <= 1.0:
+            raise ValueError(f"head_share must be between 0.5 and 1.0. But it was: {self.head_share}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1). But it was: {self.label_smoothing}")
         if self.epochs <= 0:

@@ -39,6 +39,12 @@ class LoadedModel:
     def max_length(self) -> int:
         return int(self.card.get("hyperparameters", {}).get("max_length", 128))
 
+    @property
+    def text_settings(self) -> dict[str, Any]:
+        """How this model was trained to see text (older cards: no clean-up, head only)."""
+        hp = self.card.get("hyperparameters", {})
+        return {"clean": bool(hp.get("clean_inbox", False)), "head_share": float(hp.get("head_share", 1.0))}
+
 
 def load_model(model_dir: str | Path) -> LoadedModel:
     """A trained folder -> model + tokenizer + card; checks that its labels are ours."""
@@ -59,17 +65,20 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     return LoadedModel(path, model, tokenizer, read_card(path))
 
 
-def model_inputs(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
-    """Token ids exactly as the served handler builds them: inbox clean-up, then head and
-    tail kept within ``max_length`` (``handler/feedback_handler.py``, one implementation)."""
-    prepared = [prepare_text(t, max_length)[0] for t in texts]
-    return encode(tokenizer, prepared, max_length)[0]
+def model_inputs(tokenizer: Any, texts: Sequence[str], max_length: int, clean: bool = False, head_share: float = 1.0) -> list[list[int]]:
+    """Token ids exactly as the served handler builds them: inbox clean-up (when the model
+    uses it), then head and tail kept within ``max_length`` (``head_share`` 1.0: the head
+    only). One implementation, in ``handler/feedback_handler.py``."""
+    prepared = [prepare_text(t, max_length, clean, head_share)[0] for t in texts]
+    return encode(tokenizer, prepared, max_length, head_share)[0]
 
 
-def predict_logits(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64) -> np.ndarray:
+def predict_logits(
+    model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64, clean: bool = False, head_share: float = 1.0
+) -> np.ndarray:
     import torch
 
-    ids = model_inputs(tokenizer, texts, max_length)
+    ids = model_inputs(tokenizer, texts, max_length, clean, head_share)
     order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
     device = next(model.parameters()).device
@@ -83,5 +92,5 @@ def predict_logits(model: Any, tokenizer: Any, texts: Sequence[str], max_length:
 
 def predict_proba(loaded: LoadedModel, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     """Calibrated probabilities (the model's fitted temperature applied)."""
-    logits = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, batch_size)
+    logits = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, batch_size, **loaded.text_settings)
     return probabilities(logits, loaded.temperature)

@@ -21,6 +21,7 @@ from typing import Any
 
 from training import config as cfg
 from training.archive import build_archive
+from training.card import read_card
 from training.config import ArchiveConfig, RetrainConfig, TrainConfig
 from training.data import Example, data_hash, load_examples, load_splits, split_examples
 from training.datacheck import normalise
@@ -166,18 +167,21 @@ def load_all_corrections(paths_: Sequence[Path]) -> list[tuple[str, Correction]]
     return out
 
 
-def new_version_config(config: RetrainConfig, out: Path, version: int) -> TrainConfig:
+def new_version_config(config: RetrainConfig, out: Path, version: int, current_card: dict[str, Any] | None = None) -> TrainConfig:
     """How the new version trains: the full recipe, or (``--fast``) a short continuation of the
     current version on the corrections plus a replayed stratified sample of our data, so
-    it learns the new traffic without forgetting the old."""
+    it learns the new traffic without forgetting the old. A version that continues from the
+    current one sees text the way it did (clean-up, head and tail)."""
+    hp = (current_card or {}).get("hyperparameters", {}) if config.fast or config.start_from == "current" else {}
+    text = {key: hp[key] for key in ("clean_inbox", "head_share") if key in hp}
     if config.fast:
         return TrainConfig(
             data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,
-            max_train_items=config.replay, learning_rate=config.fast_learning_rate, seed=config.seed, patience=1, warmup_ratio=0.0,
+            max_train_items=config.replay, learning_rate=config.fast_learning_rate, seed=config.seed, patience=1, warmup_ratio=0.0, **text,
         )
     return TrainConfig(
         data=config.data, splits=config.splits, out=out, version=version, epochs=config.epochs, max_length=config.max_length,
-        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed,
+        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed, **text,
     )
 
 
@@ -206,7 +210,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
     new_version = next_version(config.models_dir, at_least=int(current))
     scratch = Path(tempfile.mkdtemp(prefix="retrain-", dir=config.models_dir))
     new_dir = model_dir(scratch, new_version)
-    train_config = new_version_config(config, new_dir, new_version)
+    train_config = new_version_config(config, new_dir, new_version, read_card(current_dir))
     corrections_info = {
         "count": len(merged.train) + len(merged.heldout), "train": len(merged.train), "heldout": len(merged.heldout),
         "hash": merged.corrections_hash(), "excluded_test": merged.excluded_test, "conflicts": len(merged.conflicts), "duplicates": merged.duplicates,

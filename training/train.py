@@ -220,8 +220,10 @@ def train(
     )
     classification_head(model)  # fail before training, not after, on an architecture we cannot calibrate
 
+    text_settings = {"clean": config.clean_inbox, "head_share": config.head_share}
+
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
-        ids = model_inputs(tokenizer, batch["text"], config.max_length)
+        ids = model_inputs(tokenizer, batch["text"], config.max_length, **text_settings)
         return {"input_ids": ids, "attention_mask": [[1] * len(row) for row in ids]}
 
     train_ds = to_dataset(train_items).map(tokenize, batched=True, remove_columns=["text"])
@@ -269,15 +271,15 @@ def train(
         model.eval()
         epochs_run = float(trainer.state.epoch or 0)
 
-    sel_logits = predict_logits(model, tokenizer, [e.text for e in select], config.max_length)
+    sel_logits = predict_logits(model, tokenizer, [e.text for e in select], config.max_length, **text_settings)
     sel_true = np.array([LABEL2ID[e.label] for e in select])
     temperature = fit_temperature(sel_logits, sel_true)
     sel_proba = probabilities(sel_logits, temperature)
     threshold = review_threshold(sel_proba.max(axis=1), sel_proba.argmax(axis=1) == sel_true)
     selection = evaluate_predictions([e.label for e in select], sel_proba, [e.text for e in select], review_threshold=threshold)
-    val_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["validation"]], config.max_length), temperature)
+    val_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["validation"]], config.max_length, **text_settings), temperature)
     validation = evaluate_predictions([e.label for e in parts["validation"]], val_proba, [e.text for e in parts["validation"]], review_threshold=threshold)
-    test_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["test"]], config.max_length), temperature)
+    test_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["test"]], config.max_length, **text_settings), temperature)
     test = evaluate_predictions([e.label for e in parts["test"]], test_proba, [e.text for e in parts["test"]], review_threshold=threshold)
 
     fold_temperature(model, temperature)
