@@ -11,7 +11,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
-TARGET_ACCURACY = 0.95
+CATCH_MISTAKES = 0.5
+MAX_FLAGGED = 0.2
 
 
 def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -32,27 +33,30 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def review_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = TARGET_ACCURACY) -> float:
-    """The lowest confidence c such that accuracy over items with confidence >= c is >= target.
+def review_threshold(
+    confidence: np.ndarray, correct: np.ndarray, catch: float = CATCH_MISTAKES, max_flagged: float = MAX_FLAGGED
+) -> float:
+    """The needs-review threshold as a safety net, fitted on the selection (development) set.
 
-    Items below the threshold get ``needs_review``. If no threshold reaches the target,
-    1.0 is returned: every prediction then asks for review, which is the honest answer.
+    The lowest confidence threshold whose flag (confidence below it) catches at least
+    ``catch`` of the model's mistakes; if that would flag more than ``max_flagged`` of all
+    items, the highest threshold that flags no more than that. Agents then review a bounded
+    share of traffic that holds as many of the mistakes as it can. With no mistakes at all,
+    nothing is flagged (0.0).
     """
     confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct, dtype=np.float64)
-    if len(confidence) == 0:
-        return 1.0
-    order = np.argsort(-confidence, kind="stable")
-    conf_sorted, correct_sorted = confidence[order], correct[order]
-    accuracy_above = np.cumsum(correct_sorted) / np.arange(1, len(order) + 1)
-    best = 1.0
-    for i, conf in enumerate(conf_sorted):
-        # a threshold must include every item with the same confidence
-        if i + 1 < len(conf_sorted) and conf_sorted[i + 1] == conf:
-            continue
-        if accuracy_above[i] >= target:
-            best = float(conf)
-    return best
+    wrong = np.asarray(correct, dtype=np.float64) == 0
+    if len(confidence) == 0 or not wrong.any():
+        return 0.0
+    candidates = np.unique(np.r_[confidence, 1.0 + 1e-9])  # a threshold t flags confidence < t
+    flagged = np.array([(confidence < t).mean() for t in candidates])
+    caught = np.array([(wrong & (confidence < t)).sum() / wrong.sum() for t in candidates])
+    enough = np.flatnonzero(caught >= catch)
+    pick = candidates[enough[0]] if len(enough) else candidates[-1]
+    if (confidence < pick).mean() > max_flagged:
+        within = np.flatnonzero(flagged <= max_flagged)
+        pick = candidates[within[-1]] if len(within) else 0.0
+    return float(min(pick, 1.0))
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:

@@ -51,7 +51,7 @@ class TrainConfig:
     head_share: float = _help("Share of --max-length kept from a long text's start; the rest comes from its end (1.0: the start only).", default=1.0)
     device: str = _help("auto (a GPU when one is present), cpu or cuda.", default="auto")
     warmup_ratio: float = _help("Share of steps used for learning-rate warm-up.", default=0.1)
-    patience: int = _help("Stop after this many epochs without a better validation macro-F1.", default=2)
+    patience: int = _help("Stop after this many epochs without a better macro-F1 on the selection set.", default=1)
     seed: int = _help("Random seed: the same seed gives the same metrics on the same machine.", default=42)
     threads: int = _help("Torch CPU threads (default: all cores).", default_factory=lambda: os.cpu_count() or 1)
     max_train_items: int | None = _help("Use at most this many training items, stratified (for quick runs).", default=None)

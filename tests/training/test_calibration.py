@@ -35,12 +35,22 @@ def test_temperature_scaling_lowers_ece():
     assert ece(after) < ece(before) / 3
 
 
-def test_review_threshold_is_lowest_confidence_reaching_target():
-    conf = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
-    correct = np.array([1, 1, 1, 1, 0, 0])
-    assert review_threshold(conf, correct, target=0.95) == pytest.approx(0.8)
-    assert review_threshold(conf, correct, target=0.8) == pytest.approx(0.7)
-    assert review_threshold(np.array([0.9, 0.8]), np.array([0, 0])) == 1.0
+def test_review_threshold_catches_half_the_mistakes_with_the_fewest_flags():
+    conf = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.91, 0.90, 0.6, 0.5])
+    correct = np.array([1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1])
+    # the mistakes sit at 0.98, 0.93 and 0.6: flagging below 0.93 catches 1 of 3, below 0.94 catches 2 of 3
+    assert review_threshold(conf, correct, catch=0.5, max_flagged=1.0) == pytest.approx(0.94)
+
+
+def test_review_threshold_never_flags_more_than_the_cap():
+    conf = np.linspace(0.5, 0.99, 100)
+    correct = np.r_[np.ones(50), np.zeros(50)]  # every mistake is among the confident half
+    t = review_threshold(conf, correct, catch=0.5, max_flagged=0.2)
+    assert (conf < t).mean() <= 0.2 and (conf < t).mean() >= 0.19
+
+
+def test_review_threshold_flags_nothing_for_a_model_without_mistakes():
+    assert review_threshold(np.array([0.9, 0.8]), np.array([1, 1])) == 0.0
 
 
 def test_ece_of_perfect_calibration_is_zero_and_of_overconfidence_is_the_gap():
