@@ -16,7 +16,7 @@ from training import paths
 from training.baselines import LinearProbe, majority, tfidf_logreg
 from training.config import CompareConfig
 from training.data import Example, load_examples, load_splits, split_examples
-from training.evaluate import EvalReport, evaluate_predictions, save_plots
+from training.evaluate import LENGTH_BUCKET_NAMES, EvalReport, evaluate_predictions, save_plots
 from training.inference import load_model, predict_proba
 
 logger = logging.getLogger(__name__)
@@ -105,8 +105,9 @@ def write_report(path: Path, rows: list[Row], model_dir: Path) -> None:
                      "Caught: share of the model's mistakes that are flagged.", "",
                      "| dataset | threshold | flagged | mistakes caught | accuracy of unflagged |", "|---|---:|---:|---:|---:|"]
         sections += [f"| {r.dataset} | {r.report.review['threshold']:.2f} | {r.report.review['flagged_share']:.1%} | {r.report.review['mistakes_caught']:.1%} | {r.report.review['accuracy_unflagged']:.3f} |" for r in tuned]
-        sections += ["", "## Accuracy by length (words)", "", "| dataset | " + " | ".join(tuned[0].report.by_length) + " |", "|---|" + "---:|" * len(tuned[0].report.by_length)]
-        sections += [f"| {r.dataset} | " + " | ".join(f"{r.report.by_length[k]['accuracy']:.2f} (n={r.report.by_length[k]['n']})" if k in r.report.by_length else "-" for k in tuned[0].report.by_length) + " |" for r in tuned]
+        buckets = [b for b in LENGTH_BUCKET_NAMES if any(b in r.report.by_length for r in tuned)]
+        sections += ["", "## Accuracy by length (words)", "", "| dataset | " + " | ".join(buckets) + " |", "|---|" + "---:|" * len(buckets)]
+        sections += [f"| {r.dataset} | " + " | ".join(f"{r.report.by_length[k]['accuracy']:.2f} (n={r.report.by_length[k]['n']})" if k in r.report.by_length else "-" for k in buckets) + " |" for r in tuned]
         sections.append("")
     ext = [r for r in rows if r.dataset == "external eval" and r.report.by_source]
     if ext:

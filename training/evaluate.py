@@ -19,6 +19,7 @@ from training.calibration import expected_calibration_error, reliability_bins
 from client.core.labels import LABEL2ID, LABELS
 
 LENGTH_BUCKETS = ((1, 10), (11, 30), (31, 80), (81, None))
+LENGTH_BUCKET_NAMES = tuple(f"{low}+" if high is None else f"{low}-{high}" for low, high in LENGTH_BUCKETS)
 N_MISTAKES = 20
 
 
