@@ -59,7 +59,7 @@ def build_archive(config: ArchiveConfig) -> Path:
     if not version.isdigit() or int(version) < 1:
         raise ModelError(f"{model_dir}/{CARD}: version must be a positive integer, got {version!r}", "retrain with `feedback train`")
     config.model_store.mkdir(parents=True, exist_ok=True)
-    target = config.model_store / (archive_name(version) if config.archive_format != "no-archive" else f"{MODEL_NAME}-v{version}")
+    target = config.model_store / (archive_name(version) if config.archive_format != "no-archive" else archive_name(version).removesuffix(".mar"))
     if target.exists() and not config.force:
         raise ModelError(f"{target} already exists", "pass --force to rebuild it, or train a new version")
     weights = model_dir / "model.safetensors"
