@@ -181,7 +181,7 @@ def build_error(item: Item) -> dict[str, Any]:
     return out
 
 
-def cut_text(text: str, max_length: int, head_share: float = 0.75) -> tuple[str, bool]:
+def cut_text(text: str, max_length: int, head_share: float = 1.0) -> tuple[str, bool]:
     """Cut very long text before tokenizing (keeping its head and its tail, like
     ``head_tail``); True when something was cut. Keeps a 1 MB text cheap."""
     cap = max_length * CHARS_PER_TOKEN_CAP
@@ -191,7 +191,7 @@ def cut_text(text: str, max_length: int, head_share: float = 0.75) -> tuple[str,
     return text[:head] + "\n" + text[len(text) - (cap - head):], True
 
 
-def head_tail(ids: list[int], max_length: int, head_share: float = 0.75) -> tuple[list[int], bool]:
+def head_tail(ids: list[int], max_length: int, head_share: float = 1.0) -> tuple[list[int], bool]:
     """Token ids (with their two special tokens) cut to ``max_length`` by keeping the start
     and the end: requests open with the ask and close with the question or the sign-off
     that decides it, while the middle of a long message is mostly story and pasted logs.
@@ -204,7 +204,7 @@ def head_tail(ids: list[int], max_length: int, head_share: float = 0.75) -> tupl
     return [ids[0], *ids[1 : 1 + head], *(ids[len(ids) - 1 - tail : -1] if tail else []), ids[-1]], True
 
 
-def encode(tokenizer: Any, texts: list[str], max_length: int, head_share: float = 0.75) -> tuple[list[list[int]], list[bool]]:
+def encode(tokenizer: Any, texts: list[str], max_length: int, head_share: float = 1.0) -> tuple[list[list[int]], list[bool]]:
     """Tokenize once, then cut each text to ``max_length`` tokens by ``head_tail``.
 
     Training, evaluation and serving all encode through this function, so the model sees
@@ -214,7 +214,7 @@ def encode(tokenizer: Any, texts: list[str], max_length: int, head_share: float 
     return [ids for ids, _ in pairs], [cut for _, cut in pairs]
 
 
-def prepare_text(text: str, max_length: int, clean: bool = True, head_share: float = 0.75) -> tuple[str, bool, bool]:
+def prepare_text(text: str, max_length: int, clean: bool = False, head_share: float = 1.0) -> tuple[str, bool, bool]:
     """(text the model sees, cleaned, cut): a bounded slice of a huge text, cleaned of what
     carries no intent when the model was trained that way (``clean``), then cut to what
     ``max_length`` tokens can hold. Shared by training, evaluation and serving."""

@@ -30,7 +30,7 @@ from training.data import Example, load_examples, load_splits, split_examples
 from training.evaluate import source_group, source_scores
 from training.gate import GateThresholds, decide
 from training.datacheck import normalise
-from training.retrain import _evaluate, in_heldout, new_version_config, scores
+from training.retrain import evaluate_model, in_heldout, new_version_config, scores
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
     current = load_model(model_dir)
     retrain = RetrainConfig(replay=config.replay, fast_epochs=config.fast_epochs, fast_learning_rate=config.fast_learning_rate, fast=True)
     test = split_examples(load_examples(retrain.data), load_splits(retrain.splits))["test"]
+    old_test = evaluate_model(current, test, [])[0]  # the same for every simulated run
     wanted = {s.strip() for s in config.sources.split(",")} if config.sources else None
     groups = {name: items for name, items in group_sources(load_examples(config.data)).items()
               if len(items) >= config.min_source and (wanted is None or name in wanted)}
@@ -94,12 +95,13 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
                     if config.data.resolve() == paths.dev_file().resolve():
                         train_config.dev = None  # simulating on the dev set: it must not also pick the epoch
                     result = train(train_config, extra_train=trained_on, init_from=str(model_dir))
-                    new_test, new_held = _evaluate(result.out_dir, test, heldout)
-                    old_test, old_held = _evaluate(model_dir, test, heldout)
+                    adapted = load_model(result.out_dir)
+                    new_test, new_held = evaluate_model(adapted, test, heldout)
+                    old_held = evaluate_model(current, heldout, [])[0] if heldout else None
                     decision = decide(scores(old_test, old_held), scores(new_test, new_held), GateThresholds())
                     truth = np.array([LABEL2ID[e.label] for e in rest])
                     before = predict_proba(current, [e.text for e in rest]).argmax(axis=1)
-                    after = predict_proba(load_model(result.out_dir), [e.text for e in rest]).argmax(axis=1)
+                    after = predict_proba(adapted, [e.text for e in rest]).argmax(axis=1)
                     point = Point(name, k, seed, source_scores(truth, before)["macro_f1"], source_scores(truth, after)["macro_f1"], len(rest),
                                   decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2))
                     logger.info("adapt %s k=%d seed=%d: %.3f -> %.3f (%s, %.1f min)", name, k, seed, point.before_macro_f1, point.after_macro_f1,

@@ -146,10 +146,10 @@ def current_version(config: RetrainConfig, server: ManagementClient | None) -> s
     return version
 
 
-def _evaluate(model_dir: Path, test: list[Example], heldout: list[Example]) -> tuple[EvalReport, EvalReport | None]:
-    from training.inference import load_model, predict_proba
+def evaluate_model(loaded: Any, test: list[Example], heldout: list[Example]) -> tuple[EvalReport, EvalReport | None]:
+    """A loaded model on our test split and on the held-out corrections (what the gate compares)."""
+    from training.inference import predict_proba
 
-    loaded = load_model(model_dir)
     test_report = evaluate_predictions([e.label for e in test], predict_proba(loaded, [e.text for e in test]), [e.text for e in test])
     held = None
     if heldout:
@@ -222,8 +222,10 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
             train_config, extra_train=merged.train, init_from=str(current_dir) if config.start_from == "current" else None,
             card_extra={"corrections": corrections_info, "retrained_from": current}, replaced_texts=merged.replaced_texts,
         )
-        new_test, new_held = _evaluate(result.out_dir, test, merged.heldout)
-        old_test, old_held = _evaluate(current_dir, test, merged.heldout)
+        from training.inference import load_model
+
+        new_test, new_held = evaluate_model(load_model(result.out_dir), test, merged.heldout)
+        old_test, old_held = evaluate_model(load_model(current_dir), test, merged.heldout)
         decision = decide(scores(old_test, old_held), scores(new_test, new_held), GateThresholds(config.f1_tolerance, config.recall_drop, config.min_heldout))
         report = build_report(config, current, new_version, corrections_info, merged, old_test, new_test, old_held, new_held, decision)
         if decision.promote and not config.dry_run:

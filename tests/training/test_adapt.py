@@ -50,3 +50,29 @@ def test_adapt_config_refuses_bad_k_lists():
     assert AdaptConfig(ks="200, 25,50").k_values == [25, 50, 200]
     with pytest.raises(ValueError, match="ks must list positive integers"):
         AdaptConfig(ks="many")
+
+
+@pytest.mark.slow
+def test_a_simulated_round_trains_in_a_scratch_folder_and_reports_the_gate(tiny_model, tmp_path: Path):
+    """One real fast retrain from the session's tiny model on a small hand-made source."""
+    import json
+
+    from training.adapt import run_adapt_curve
+
+    texts = {
+        "bug": ["the export button crashes the app", "login fails with error 500 since today", "sync deletes my notes on android",
+                "the invoice page shows someone else's total", "photos upload at 0 bytes", "app freezes when I rotate the phone"],
+        "feature_request": ["please add a dark mode", "let us export reports to csv", "could you support two factor login",
+                            "would love a widget for the home screen", "add a way to mute a channel", "please allow bulk delete"],
+    }
+    rows = [{"id": f"src-{label}-{i}", "text": t, "label": label, "source": "handmade"} for label, ts in texts.items() for i, t in enumerate(ts)]
+    data = tmp_path / "source.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "curve.json"
+    models_before = sorted(p.name for p in tiny_model.out_dir.parent.iterdir())
+    points = run_adapt_curve(AdaptConfig(data=data, model=tiny_model.out_dir, ks="4", seeds=1, min_source=8, replay=40, fast_epochs=1.0, out=out))
+    assert len(points) == 1 and points[0].k == 4 and points[0].rest_n == 8
+    assert 0.0 <= points[0].before_macro_f1 <= 1.0 and 0.0 <= points[0].after_macro_f1 <= 1.0
+    assert isinstance(points[0].promoted, bool) and (points[0].promoted or points[0].reasons)
+    assert json.loads(out.read_text())[0]["source"] == "handmade"
+    assert sorted(p.name for p in tiny_model.out_dir.parent.iterdir()) == models_before  # nothing kept beside the model
