@@ -220,6 +220,27 @@ class CompareConfig:
         self.report = Path(self.report) if self.report else None
 
 
+@dataclass
+class DeployConfig:
+    """Building the container context, Kubernetes manifests and KServe layout (``feedback deploy``)."""
+
+    out: Path | None = _help("Empty or new folder that receives container/, kserve/ and k8s/ (required).", default=None)
+    archive: Path | None = _help("A feedback-classifier-v<N>.mar to deploy; default: the recorded default in the model store.", default=None)
+    model: Path | None = _help("Or a trained model folder, archived first (instead of --archive).", default=None)
+    image: str = _help("Image repository; tags are <image>:v<N> and <image>-kserve:v<N>.", default="feedback-analyzer")
+
+    def __post_init__(self) -> None:
+        if self.out is None:
+            raise ValueError("--out is required: the folder to write the container context, manifests and KServe layout into")
+        self.out = Path(self.out)
+        self.archive = Path(self.archive) if self.archive is not None else None
+        self.model = Path(self.model) if self.model is not None else None
+        if self.archive is not None and self.model is not None:
+            raise ValueError(f"pass --archive or --model, not both. But both were given: {self.archive}, {self.model}")
+        if not self.image or any(c.isspace() for c in self.image) or ":" in self.image.rsplit("/", 1)[-1]:
+            raise ValueError(f"image must be a repository without a tag, e.g. registry.example.com/feedback-analyzer. But it was: {self.image!r}")
+
+
 def _base_type(tp: Any) -> Any:
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
