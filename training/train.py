@@ -183,6 +183,8 @@ def train(
         set_seed,
     )
 
+    from training.progress import ProgressLogger
+
     started = time.monotonic()
     torch.set_num_threads(config.threads)
     examples = load_examples(config.data)
@@ -262,7 +264,7 @@ def train(
             data_collator=DataCollatorWithPadding(tokenizer),
             processing_class=tokenizer,
             compute_metrics=_compute_metrics,
-            callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience)],
+            callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience), ProgressLogger()],
         )
         # Trainer writes its per-epoch log dicts to stdout; stdout is for results (JSON).
         with contextlib.redirect_stdout(sys.stderr):

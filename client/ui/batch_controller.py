@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from client.core.api import InferenceClient
 from client.core.batch import BatchResult, BatchRun, export_results, load_file
 from client.ui.results_model import CONFIDENCE, ResultsFilter, ResultsTableModel
+from client.ui.review_order import ReviewOrder
 from client.ui.services import Services
 from client.ui.signals import emit
 from client.core.stats import Throughput
@@ -56,6 +57,8 @@ class BatchController(QObject):
         self.queue_model = ResultsTableModel(CONFIDENCE, Qt.SortOrder.AscendingOrder, self)
         self.queue = ResultsFilter(queue=True, parent=self)
         self.queue.setSourceModel(self.queue_model)
+        self.review_order = ReviewOrder(services, self.queue_model, self.queue, self)
+        self.state_changed.connect(self.review_order.run_state)
         self._by_correction: dict[int, BatchResult] = {}
         self._worker: Worker | None = None
         self._state_before_load = IDLE

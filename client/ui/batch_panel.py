@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 
 from client.ui.batch_controller import CANCELLED, FINISHED, INTERRUPTED, LOADING, RUNNING, BatchController
 from client.core.batch import BatchRun
-from client.ui.results_view import FilterBar, ResultsTable
+from client.core.review_queue import ORDER_TITLES
+from client.ui.results_view import FilterBar, QueueBar, ResultsTable
+from client.ui import settings_store
 from client.core.stats import format_duration
 from client.ui.summary import StatsCharts
 from client.core.records import FORMATS
@@ -87,6 +89,12 @@ class BatchPanel(QWidget):
         self.confirm_button.setToolTip("The model is right for the selected rows: save them as confirmations")
         self.confirm_button.clicked.connect(lambda: controller.confirm(self.table.selected_results()))
         self.queue_table = ResultsTable(controller.queue)
+        self.queue_bar = QueueBar(ORDER_TITLES)
+        self.queue_bar.order_changed.connect(self._order_chosen)
+        self.queue_bar.search_changed.connect(lambda text: controller.queue.set_filters(search=text))
+        for table in (self.table, self.queue_table):
+            table.verdict_keyed.connect(controller.save_verdict)
+            table.confirm_keyed.connect(controller.confirm)
         self.queue_count = QLabel()
         self.queue_confirm = QPushButton("Confirm selected")
         self.queue_confirm.clicked.connect(lambda: controller.confirm(self.queue_table.selected_results()))
@@ -100,7 +108,7 @@ class BatchPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.preview, "Preview")
         self.tabs.addTab(self._with_bar(self.filters, self.table, self.shown_count, self.confirm_button), "Results")
-        self.tabs.addTab(self._with_bar(None, self.queue_table, self.queue_count, self.queue_confirm), "Review queue")
+        self.tabs.addTab(self._with_bar(self.queue_bar, self.queue_table, self.queue_count, self.queue_confirm), "Review queue")
         self.tabs.addTab(self.errors, "Errors")
         self.tabs.addTab(self.summary, "Summary")
 
@@ -128,6 +136,7 @@ class BatchPanel(QWidget):
         controller.progressed.connect(self._progressed)
         controller.state_changed.connect(self._state_changed)
         controller.exported.connect(lambda path: self.note.setText(f"Exported to {path}"))
+        controller.review_order.ordered.connect(self._update_counts)
         controller.export_failed.connect(lambda exc: self.note.setText(f"Export failed: {exc}"))
         for proxy in (controller.filtered, controller.queue):
             for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
@@ -151,12 +160,45 @@ class BatchPanel(QWidget):
 
     def open_file(self, path: Path) -> None:
         self.note.setText("")
+        settings_store.set_last_folder(self.controller.services.qsettings, Path(path).parent)
         self.controller.open(Path(path))
 
     def ask_open(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "Open feedback file", "", OPEN_FILTER)
+        folder = str(settings_store.last_folder(self.controller.services.qsettings) or "")
+        chosen, _ = QFileDialog.getOpenFileName(self, "Open feedback file", folder, OPEN_FILTER)
         if chosen:
             self.open_file(Path(chosen))
+
+    # ------------------------------------------------------------------ keyboard and layout
+
+    def focus_search(self) -> None:
+        """Ctrl+F: the search box of the results or the queue, whichever is showing (results otherwise)."""
+        if self.tabs.currentIndex() != 2:
+            self.tabs.setCurrentIndex(1)
+        box = self.queue_bar.search if self.tabs.currentIndex() == 2 else self.filters.search
+        box.setFocus()
+        box.selectAll()
+
+    def _order_chosen(self, order: str) -> None:
+        settings_store.save_ui(self.controller.services.qsettings, queue_order=order)
+        self.controller.review_order.set_order(order)
+
+    def restore_ui(self) -> None:
+        """Column choices and the queue's order, as the agent left them."""
+        ui = settings_store.load_ui(self.controller.services.qsettings)
+        for table, state in ((self.table, ui.results_header), (self.queue_table, ui.queue_header)):
+            if state is not None:
+                table.horizontalHeader().restoreState(state)
+                table.sync_column_actions()
+        if ui.queue_order is not None and ui.queue_order in ORDER_TITLES:
+            self.queue_bar.set_order(ui.queue_order)  # emits order_changed, which applies it
+
+    def save_ui(self) -> None:
+        settings_store.save_ui(
+            self.controller.services.qsettings,
+            results_header=self.table.horizontalHeader().saveState(),
+            queue_header=self.queue_table.horizontalHeader().saveState(),
+        )
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if _droppable(event) is not None and self.controller.state != RUNNING:
@@ -180,6 +222,7 @@ class BatchPanel(QWidget):
         suggested = str(run.source.with_name(run.source.stem + "-classified.csv")) if run else ""
         chosen, _ = QFileDialog.getSaveFileName(self, "Export results", suggested, "CSV (*.csv);;JSON Lines (*.jsonl)")
         if chosen:
+            settings_store.set_last_folder(self.controller.services.qsettings, Path(chosen).parent)
             self.controller.export(Path(chosen))
 
     # ------------------------------------------------------------------ showing the controller's state
@@ -253,4 +296,5 @@ class BatchPanel(QWidget):
     def _update_counts(self) -> None:
         total = self.controller.model.rowCount()
         self.shown_count.setText(f"{self.controller.filtered.rowCount():,} of {total:,} shown")
-        self.queue_count.setText(f"{self.controller.queue.rowCount():,} waiting for review, lowest confidence first")
+        order = ORDER_TITLES[self.controller.review_order.order].lower()
+        self.queue_count.setText(f"{self.controller.queue.rowCount():,} waiting for review, {order}")

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from client.core.labels import LABEL_NAMES, LABELS
-
-# One colour per label, the same in every chart (colour-blind-safe Okabe-Ito palette).
-LABEL_COLORS: dict[str, QColor] = {
-    label: QColor(code)
-    for label, code in zip(LABELS, ("#D55E00", "#0072B2", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#8C6D31", "#999999"))
-}
-NEUTRAL = QColor("#7F8C9B")
+from client.ui.palette import LABEL_COLORS, NEUTRAL
 
 
 @dataclass(frozen=True)
@@ -32,32 +26,50 @@ def label_bars(values: dict[str, float], fmt: str) -> list[Bar]:
 
 
 class BarChart(QWidget):
-    """Horizontal bars, one per row; ``highlight`` draws one bar bold (the predicted label)."""
+    """Horizontal bars, one per row; ``highlight`` draws one bar bold (the predicted label).
 
-    ROW = 22
+    Painted by hand, so screen readers see nothing unless told: the accessible name says
+    what the chart is, the accessible description reads out every bar.
+    """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    MIN_ROW = 22
+
+    def __init__(self, name: str = "Bar chart", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._bars: list[Bar] = []
         self._maximum = 1.0
         self._highlight: str | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName(name)
+        self.setAccessibleDescription("No data yet.")
+
+    @property
+    def row(self) -> int:
+        """Row height: grows with the font, never below the original 22 px."""
+        return max(self.MIN_ROW, self.fontMetrics().height() + 8)
 
     def set_bars(self, bars: list[Bar], maximum: float | None = None, highlight: str | None = None) -> None:
         self._bars = list(bars)
         self._maximum = maximum if maximum is not None else max([b.value for b in bars] + [1e-9])
         self._highlight = highlight
+        described = "; ".join(f"{b.name} {b.text}" + (" (predicted)" if b.key == highlight else "") for b in self._bars)
+        self.setAccessibleDescription(described or "No data yet.")
         self.updateGeometry()
         self.update()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self.updateGeometry()
+        super().changeEvent(event)
 
     def bars(self) -> list[Bar]:
         return list(self._bars)
 
     def sizeHint(self) -> QSize:
-        return QSize(360, max(1, len(self._bars)) * self.ROW + 8)
+        return QSize(360, max(1, len(self._bars)) * self.row + 8)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(200, max(1, len(self._bars)) * self.ROW + 8)
+        return QSize(200, max(1, len(self._bars)) * self.row + 8)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: ARG002 - Qt's signature
         painter = QPainter(self)
@@ -66,36 +78,42 @@ class BarChart(QWidget):
         name_width = max([metrics.horizontalAdvance(b.name) for b in self._bars] + [0]) + 10
         text_width = max([metrics.horizontalAdvance(b.text) for b in self._bars] + [0]) + 10
         track = max(10.0, self.width() - name_width - text_width - 8)
+        row = self.row
         for i, bar in enumerate(self._bars):
-            top = 4 + i * self.ROW
+            top = 4 + i * row
             font = painter.font()
             font.setBold(bar.key == self._highlight)
             painter.setFont(font)
             text_color = self.palette().windowText().color()
             painter.setPen(text_color)
-            painter.drawText(QRectF(0, top, name_width - 6, self.ROW), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, bar.name)
+            painter.drawText(QRectF(0, top, name_width - 6, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, bar.name)
             length = track * (bar.value / self._maximum if self._maximum > 0 else 0.0)
             color = QColor(LABEL_COLORS.get(bar.key, NEUTRAL))
             if self._highlight is not None and bar.key != self._highlight:
                 color.setAlpha(110)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(color)
-            painter.drawRoundedRect(QRectF(name_width, top + 4, max(length, 1.0), self.ROW - 8), 3, 3)
+            painter.drawRoundedRect(QRectF(name_width, top + 4, max(length, 1.0), row - 8), 3, 3)
             painter.setPen(text_color)
-            painter.drawText(QRectF(name_width + length + 6, top, text_width, self.ROW), Qt.AlignmentFlag.AlignVCenter, bar.text)
+            painter.drawText(QRectF(name_width + length + 6, top, text_width, row), Qt.AlignmentFlag.AlignVCenter, bar.text)
         painter.end()
 
 
 class HistogramChart(QWidget):
     """Vertical bars of counts over [0, 1] (the confidence histogram), with its axis ticks."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str = "Confidence histogram", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._counts: list[int] = []
         self.setMinimumSize(240, 140)
+        self.setAccessibleName(name)
+        self.setAccessibleDescription("No data yet.")
 
     def set_counts(self, counts: list[int]) -> None:
         self._counts = list(counts)
+        width = 1 / len(self._counts) if self._counts else 1.0
+        described = "; ".join(f"{i * width:.1f} to {(i + 1) * width:.1f}: {count}" for i, count in enumerate(self._counts))
+        self.setAccessibleDescription(described or "No data yet.")
         self.update()
 
     def counts(self) -> list[int]:

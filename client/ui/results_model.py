@@ -14,9 +14,11 @@ from operator import itemgetter
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QGuiApplication
 
 from client.core.batch import BatchResult
+from client.core.review_queue import review_reasons, text_key
+from client.ui.palette import label_swatch, review_background
 from client.ui.signals import emit
 from client.core.stats import confidence_band
 from client.ui.table_model import Index, ListTableModel
@@ -24,7 +26,6 @@ from client.core.labels import LABEL_NAMES, LABELS
 
 COLUMNS = ("Line", "ID", "Text", "Label", "Confidence", "Band", "Review", "Agent label")
 LINE, ID, TEXT, LABEL, CONFIDENCE, BAND, REVIEW, AGENT = range(len(COLUMNS))
-REVIEW_BACKGROUND = QColor(255, 243, 205)
 TEXT_PREVIEW = 160
 
 
@@ -71,7 +72,7 @@ def _display(result: BatchResult, column: int) -> Any:
     if column == BAND:
         return confidence_band(prediction.confidence)
     if column == REVIEW:
-        return "needs review" if result.flagged else ""
+        return " · ".join(review_reasons(prediction, result.flagged))
     return LABEL_NAMES[result.reviewed_label] if result.reviewed_label else ""
 
 
@@ -112,10 +113,14 @@ class ResultsTableModel(ListTableModel[BatchResult]):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Re-order every row (a header click); selected and current rows follow their items."""
+        self.order_by(SORT_KEYS[column], order == Qt.SortOrder.DescendingOrder)
+
+    def order_by(self, key: Callable[[BatchResult], SortKey], descending: bool = False) -> None:
+        """Re-order every row by ``key`` (unique per row); new rows are inserted by it too."""
         emit(self.layoutAboutToBeChanged)
         persistent = self.persistentIndexList()
         followed = [self._rows[index.row()] for index in persistent]
-        self._key, self._descending = SORT_KEYS[column], order == Qt.SortOrder.DescendingOrder
+        self._key, self._descending = key, descending
         pairs = sorted(((self._key(r), r) for r in self._rows), key=itemgetter(0), reverse=self._descending)
         self._keys = [key for key, _ in pairs]
         self._rows = [result for _, result in pairs]
@@ -126,6 +131,9 @@ class ResultsTableModel(ListTableModel[BatchResult]):
 
     def result(self, row: int) -> BatchResult:
         return self._rows[row]
+
+    def results(self) -> list[BatchResult]:
+        return list(self._rows)
 
     def _locate_key(self, key: SortKey) -> int:
         return _position(self._keys, key, self._descending)
@@ -162,7 +170,10 @@ class ResultsTableModel(ListTableModel[BatchResult]):
         if role == Qt.ItemDataRole.ToolTipRole and column == TEXT:
             return result.row.text[:2000]
         if role == Qt.ItemDataRole.BackgroundRole and result.flagged and result.reviewed_label is None:
-            return REVIEW_BACKGROUND
+            return review_background(QGuiApplication.palette())
+        if role == Qt.ItemDataRole.DecorationRole and column in (LABEL, AGENT):
+            label = result.prediction.label if column == LABEL else result.reviewed_label
+            return label_swatch(label) if label else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (LINE, CONFIDENCE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -186,7 +197,16 @@ class ResultsFilter(QSortFilterProxyModel):
         self.max_confidence = 1.0
         self.review_only = queue
         self.search = ""
+        self.judged: frozenset[str] = frozenset()  # text_key of every text in the corrections store
         self.setDynamicSortFilter(True)  # re-filter a row when its verdict changes (it leaves the queue)
+
+    def set_judged(self, judged: frozenset[str]) -> None:
+        """Texts agents gave a verdict on, in any session: the queue never shows them again."""
+        if judged == self.judged:
+            return
+        self.beginFilterChange()
+        self.judged = judged
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_filters(
         self, label: str | None = None, min_confidence: float = 0.0, max_confidence: float = 1.0, review_only: bool = False, search: str = ""
@@ -208,7 +228,7 @@ class ResultsFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: ARG002 - Qt's signature
         result = self.sourceModel().result(source_row)
         prediction = result.prediction
-        if self.queue and result.reviewed_label is not None:
+        if self.queue and (result.reviewed_label is not None or (self.judged and text_key(result.row.text) in self.judged)):
             return False
         if self.review_only and not result.flagged:
             return False

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 
 from client.core.settings import ClientSettings
 
@@ -49,3 +49,49 @@ def save_settings(store: QSettings, settings: ClientSettings) -> None:
         else:
             store.setValue(f.name, str(value) if isinstance(value, Path) else value)
     store.sync()
+
+
+# ---------------------------------------------------------------------- window and table layout
+# Kept under "ui/" and "window/", apart from the ClientSettings fields above.
+
+LAST_FOLDER = "ui/last_folder"
+_UI_KEYS = {
+    "geometry": "window/geometry",
+    "window_state": "window/state",
+    "results_header": "ui/results_header",
+    "queue_header": "ui/queue_header",
+    "queue_order": "ui/queue_order",
+}
+
+
+@dataclass
+class UiState:
+    """What the window looked like when it was last closed; None where nothing was saved."""
+
+    geometry: QByteArray | None = None
+    window_state: QByteArray | None = None
+    results_header: QByteArray | None = None
+    queue_header: QByteArray | None = None
+    queue_order: str | None = None
+
+
+def load_ui(store: QSettings) -> UiState:
+    values = {name: store.value(key, None) for name, key in _UI_KEYS.items()}
+    return UiState(**{name: (value if value not in ("", None) else None) for name, value in values.items()})
+
+
+def save_ui(store: QSettings, **values: QByteArray | str) -> None:
+    """Save some of UiState's fields, e.g. ``save_ui(store, queue_order="margin")``."""
+    for name, value in values.items():
+        store.setValue(_UI_KEYS[name], value)
+    store.sync()
+
+
+def last_folder(store: QSettings) -> Path | None:
+    """Where the agent last opened or saved a file, if it still exists (file dialogs start there)."""
+    value = store.value(LAST_FOLDER, None)
+    return Path(value) if value and Path(value).is_dir() else None
+
+
+def set_last_folder(store: QSettings, folder: Path) -> None:
+    store.setValue(LAST_FOLDER, str(folder))

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 
 from client.core.api import Prediction
 from client.ui.charts import BarChart, label_bars
+from client.ui.palette import label_swatch
+from client.ui.shortcuts import CONFIRM_KEYS, NEW_TEXT_KEYS, label_key_sequences, sequences
 from client.ui.services import Services
 from client.ui.signals import emit
 from client.core.stats import confidence_band
@@ -61,12 +63,12 @@ class SinglePanel(QWidget):
         self.badge = QLabel("Needs review")
         self.badge.setStyleSheet(BADGE_STYLE)
         self.badge.hide()
-        self.chart = BarChart()
-        self.confirm_button = QPushButton("Confirm")
+        self.chart = BarChart("Scores per label")
+        self.confirm_button = QPushButton("Confirm  (Enter)")
         self.confirm_button.setToolTip("The model is right: save it as a confirmation for retraining")
         self.confirm_button.clicked.connect(self.confirm)
         self.correct_button = QToolButton()
-        self.correct_button.setText("Correct to…")
+        self.correct_button.setText("Correct to…  (1–8)")
         self.correct_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.correct_menu = QMenu(self.correct_button)
         self.correct_button.setMenu(self.correct_menu)
@@ -82,6 +84,20 @@ class SinglePanel(QWidget):
         verdict_row.addWidget(self.correct_button)
         verdict_row.addWidget(self.saved_note, 1)
         result_box = QGroupBox("What the model thinks")
+        self.result_box = result_box
+        # The same keys as in the batch tables, active while the verdict area has focus (it
+        # gets it when a result arrives), so digits typed in the text box stay text.
+        self.label_actions: dict[str, QAction] = {}
+        for label in LABELS:
+            action = self._shortcut(LABEL_NAMES[label], label_key_sequences(label), lambda _c=False, chosen=label: self.save_verdict(chosen))
+            action.setIcon(label_swatch(label))
+            self.label_actions[label] = action
+        self._shortcut("Confirm", sequences(CONFIRM_KEYS), self.confirm)
+        self.new_text_action = QAction("New text", self)
+        self.new_text_action.setShortcuts(sequences(NEW_TEXT_KEYS))
+        self.new_text_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.new_text_action.triggered.connect(self.new_text)
+        self.addAction(self.new_text_action)
         result_layout = QVBoxLayout(result_box)
         result_layout.addLayout(top)
         result_layout.addWidget(self.confidence)
@@ -97,7 +113,21 @@ class SinglePanel(QWidget):
         layout.addWidget(result_box)
         layout.addStretch(1)
         services.corrections.saved.connect(self._saved)
+        services.corrections.undone.connect(self._undone)
         services.corrections.failed.connect(self._not_saved)
+
+    def _shortcut(self, text: str, keys: list, slot) -> QAction:  # noqa: ANN001 - any slot
+        action = QAction(text, self.result_box)
+        action.setShortcuts(keys)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.result_box.addAction(action)
+        return action
+
+    def new_text(self) -> None:
+        """Ctrl+N: an empty text box with the cursor in it."""
+        self.editor.clear()
+        self.editor.setFocus()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Ctrl+Enter in the text box classifies (a key filter, so it works without an active window)."""
@@ -138,13 +168,12 @@ class SinglePanel(QWidget):
         self.confidence.setText(f"{confidence_band(prediction.confidence)} confidence  ·  {prediction.confidence:.2f}  ·  model v{prediction.model_version}{note}")
         self.badge.setVisible(flagged)
         self.chart.set_bars(label_bars(prediction.scores, ".2f"), maximum=1.0, highlight=prediction.label)
-        self.correct_menu.clear()
+        self.correct_menu.clear()  # the actions belong to the result box, so they survive this
         for label in LABELS:
             if label != prediction.label:
-                action = QAction(LABEL_NAMES[label], self.correct_menu)
-                action.triggered.connect(lambda _checked=False, chosen=label: self.save_verdict(chosen))
-                self.correct_menu.addAction(action)
+                self.correct_menu.addAction(self.label_actions[label])
         self._set_verdict_buttons(True)
+        self.confirm_button.setFocus()  # keys 1-8 and Enter now give the verdict
         self.saved_note.setText("")
         self.status.setText("")
         emit(self.shown, prediction)
@@ -174,6 +203,11 @@ class SinglePanel(QWidget):
         what = "Confirmed" if saved.kind == "confirmation" else "Corrected to"
         self.saved_note.setText(f"{what} {LABEL_NAMES[saved.final_label]} · saved for retraining")
         emit(self.verdict_saved, saved)
+
+    def _undone(self, removed: Correction) -> None:
+        if self.verdict is not None and removed.id == self.verdict.id:
+            self.verdict = None
+            self.saved_note.setText("Verdict undone · removed from the retraining set")
 
     def _not_saved(self, exc: object) -> None:
         if self.saved_note.text() == "Saving…":

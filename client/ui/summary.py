@@ -25,8 +25,8 @@ class StatsCharts(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.totals = QLabel()
-        self.labels = BarChart()
-        self.histogram = HistogramChart()
+        self.labels = BarChart("Items per label")
+        self.histogram = HistogramChart("Confidence histogram")
         labels_box = QGroupBox("Items per label")
         QVBoxLayout(labels_box).addWidget(self.labels)
         histogram_box = QGroupBox("Confidence histogram")
