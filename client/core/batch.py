@@ -1,15 +1,18 @@
 """One file's batch: its readable rows, the results so far, the errors, the export.
 
-Plain Python: the Qt controller feeds chunks of server results in and the table model
-reads ``results``. A run interrupted by the server keeps what it finished, and
-``pending()`` starts from the first unfinished row, so a resume never classifies an item
-twice.
+Plain Python: ``classify.classify_chunks`` sends a run's rows to the server with several requests
+in flight, the Qt controller (or ``feedback classify``) feeds each answered chunk in, and
+the table model reads ``results``. Answers can come back in any order, so the run keeps
+the *set* of finished rows: a run interrupted by the server keeps what it finished, and
+``pending()`` lists exactly the unfinished rows, so a resume never classifies an item twice.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from client.core.api import ItemError, Prediction
@@ -63,7 +66,8 @@ class BatchResult:
 
 
 class BatchRun:
-    """The state of classifying one file; ``done`` rows are finished, in file order."""
+    """The state of classifying one file: which rows are finished (a set: answers may come
+    back out of file order), their results in the order they arrived, and the errors."""
 
     def __init__(self, source: Path, read: ReadResult, review_threshold: float) -> None:
         self.source = Path(source)
@@ -71,40 +75,71 @@ class BatchRun:
         self.review_threshold = review_threshold
         self.results: list[BatchResult] = []
         self.server_errors: list[RowError] = []
-        self.done = 0
         self.stats = SessionStats()
+        self._finished: set[int] = set()
+        self._first_unfinished = 0  # every row before it is finished
 
     @property
     def total(self) -> int:
         return len(self.read.rows)
 
     @property
+    def done(self) -> int:
+        """How many rows are finished (classified, or refused by the server)."""
+        return len(self._finished)
+
+    @property
     def finished(self) -> bool:
         return self.done >= self.total
 
-    def pending(self) -> list[tuple[int, str]]:
-        """(row index, text) of every unfinished row, from the first unfinished one."""
-        return [(index, self.read.rows[index].text) for index in range(self.done, self.total)]
+    def is_finished(self, index: int) -> bool:
+        return index in self._finished
 
-    def add(self, chunk: list[Prediction | ItemError]) -> list[BatchResult]:
-        """Take the server's answers for the next ``len(chunk)`` rows; returns the new results."""
+    def pending(self) -> list[tuple[int, str]]:
+        """(row index, text) of every unfinished row, in file order."""
+        rows = self.read.rows
+        return [(index, rows[index].text) for index in self._unfinished()]
+
+    def _unfinished(self) -> Iterator[int]:
+        return (index for index in range(self._first_unfinished, self.total) if index not in self._finished)
+
+    def add(self, chunk: Sequence[Prediction | ItemError], indices: Sequence[int] | None = None) -> list[BatchResult]:
+        """Take the server's answers for the rows ``indices`` (in the order they were sent);
+        returns the new results.
+
+        Without ``indices``, each answer's ``id`` names its row (the server echoes the ids
+        ``pending()`` sent); answers without ids take the next unfinished rows in file order.
+        An answer for a row that is already finished is ignored, so a chunk delivered twice
+        never counts twice. A refused row keeps its file line number.
+        """
+        if indices is None:
+            ids = [answer.id for answer in chunk]
+            if all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                indices = ids
+            else:
+                indices = list(islice(self._unfinished(), len(chunk)))
+        if len(indices) != len(chunk):
+            raise ValueError(f"{len(chunk)} answers for {len(indices)} rows")
         added = []
-        for offset, answer in enumerate(chunk):
-            row = self.read.rows[self.done + offset]
+        for index, answer in zip(indices, chunk):
+            if index in self._finished or not 0 <= index < self.total:
+                continue
+            self._finished.add(index)
+            row = self.read.rows[index]
             if isinstance(answer, ItemError):
                 self.server_errors.append(RowError(row.line, f"the server refused this row: {answer.error}"))
                 continue
             result = BatchResult(row, answer, needs_review(answer, self.review_threshold))
             self.stats.add_prediction(answer, result.flagged)
             added.append(result)
-        self.done += len(chunk)
+        while self._first_unfinished < self.total and self._first_unfinished in self._finished:
+            self._first_unfinished += 1
         self.results.extend(added)
         return added
 
     def errors(self) -> list[RowError]:
         """Rows skipped while reading and rows the server refused, by line number."""
         return sorted([*self.read.errors, *self.server_errors], key=lambda e: e.line)
-
 
 
 def export_records(results: list[BatchResult]) -> list[dict[str, object]]:

@@ -2,11 +2,14 @@
 
 What ``feedback classify`` does, without argparse or printing, so scripts and tests call
 it directly. Result records keep the original columns and add the prediction.
+``classify_chunks`` is the one batch path: ``feedback classify --file`` and the desktop
+app's batch both send their rows through it, several requests in flight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,63 @@ def result_record(fields: dict, result: Prediction | ItemError) -> dict:
     return out
 
 
+# The default archive's worker count (``feedback archive --workers``): one request in flight
+# per worker keeps every worker busy while the next request travels.
+IN_FLIGHT = 2
+
+Answers = list[Prediction | ItemError]
+
+
+def classify_chunks(
+    client: InferenceClient,
+    items: Sequence[tuple[int, str]],
+    report: Callable[[list[int], Answers], None],
+    cancelled: Callable[[], bool] | None = None,
+    in_flight: int = IN_FLIGHT,
+) -> int:
+    """Send ``(row index, text)`` items in chunks of ``client.chunk_size``, up to ``in_flight``
+    requests at once; ``report(indices, answers)`` runs on the calling thread for each chunk
+    as it is answered (out of file order when ``in_flight`` > 1). Returns the items reported.
+
+    When a request fails (server down, key refused), nothing new is sent, the chunks already
+    in flight are still reported when they succeed, and then the first error is raised: the
+    caller keeps every answered row and ``BatchRun.pending()`` lists the rest for a resume.
+    ``cancelled()`` stops sending in the same way, without an error.
+    """
+    if in_flight < 1:
+        raise ValueError(f"in_flight must be >= 1. But it was: {in_flight}")
+    size = client.chunk_size
+    chunks = iter([list(items[start : start + size]) for start in range(0, len(items), size)])
+    reported = 0
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="classify") as pool:
+        running: dict[Future[Answers], list[tuple[int, str]]] = {}
+
+        def fill() -> None:
+            while len(running) < in_flight and error is None and not (cancelled is not None and cancelled()):
+                chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                running[pool.submit(client.classify_chunk, chunk)] = chunk
+
+        fill()
+        while running:
+            answered, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in answered:
+                chunk = running.pop(future)
+                try:
+                    answers = future.result()
+                except Exception as exc:  # noqa: BLE001 - the first error is raised once the others are in
+                    error = error or exc
+                    continue
+                report([index for index, _ in chunk], answers)
+                reported += len(chunk)
+            fill()
+    if error is not None:
+        raise error
+    return reported
+
+
 def classify_texts(client: InferenceClient, texts: Sequence[str]) -> list[dict[str, Any]]:
     results = client.classify_many([(i, t) for i, t in enumerate(texts)])
     return [result_record({"text": text}, result) for text, result in zip(texts, results)]
@@ -45,13 +105,25 @@ def classify_file(
     out: Path | None = None,
     text_column: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    in_flight: int = IN_FLIGHT,
 ) -> FileResult:
     """Classify every readable row of ``path``; malformed rows are returned as ``skipped``
-    with their line numbers, never silently dropped. Writes ``out`` (.csv/.jsonl) when given."""
+    with their line numbers, never silently dropped. Writes ``out`` (.csv/.jsonl) when given.
+    Records keep file order although answers may arrive out of it."""
     read: ReadResult = read_records(path, text_column=text_column)
-    items = [(row.line, row.text) for row in read.rows]
-    results = client.classify_many(items, progress=(lambda done, _chunk: progress(done, len(items))) if progress else None)
-    records = [result_record(row.fields, result) for row, result in zip(read.rows, results)]
+    answers: list[Prediction | ItemError | None] = [None] * len(read.rows)
+    done = 0
+
+    def keep(indices: list[int], chunk: list[Prediction | ItemError]) -> None:
+        nonlocal done
+        for index, answer in zip(indices, chunk):
+            answers[index] = answer
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(answers))
+
+    classify_chunks(client, [(index, row.text) for index, row in enumerate(read.rows)], keep, in_flight=in_flight)
+    records = [result_record(row.fields, answer) for row, answer in zip(read.rows, answers) if answer is not None]
     if out is not None:
         write_records(out, records)
     return FileResult(records, read.errors, out)
