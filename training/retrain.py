@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from training import config as cfg
 from training.archive import build_archive
 from training.card import read_card
@@ -108,30 +110,26 @@ def scores(test: EvalReport, heldout: EvalReport | None) -> ModelScores:
 
 @contextmanager
 def retrain_lock(models_dir: Path) -> Iterator[None]:
-    """One retrain at a time: an exclusive lock file holding the owner's pid."""
+    """One retrain at a time, through an OS file lock (``filelock``).
+
+    The operating system releases the lock when its holder dies, even by ``kill -9``, so
+    a crashed retrain never leaves a stale lock behind; the pid inside is only for the
+    message that names who holds it.
+    """
     models_dir.mkdir(parents=True, exist_ok=True)
-    lock = models_dir / ".retrain.lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-                os.kill(pid, 0)
-            except (ValueError, ProcessLookupError):
-                logger.warning("removing a stale retrain lock %s", lock)
-                lock.unlink(missing_ok=True)
-                continue
-            raise FeedbackError(f"another retrain is running (pid {pid}, lock {lock})", "wait for it to finish, or remove the lock file if that process is gone")
-    else:
-        raise FeedbackError(f"could not take the retrain lock {lock}", "remove the lock file and retry")
+    path = models_dir / ".retrain.lock"
+    lock = FileLock(path.with_suffix(".lock.flock"))
     try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = path.read_text().strip() if path.exists() else "unknown"
+        raise FeedbackError(f"another retrain is running (pid {holder}, lock {path})", "wait for it to finish; the lock goes away by itself when that process ends") from None
+    try:
+        path.write_text(str(os.getpid()))
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        lock.release()
 
 
 def current_version(config: RetrainConfig, server: ManagementClient | None) -> str:
