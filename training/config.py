@@ -14,10 +14,12 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from client.core import paths as user_paths
+from client.core.corrections import parse_day
 from training import paths
 from training.gate import GateThresholds
 
@@ -239,6 +241,51 @@ class DeployConfig:
             raise ValueError(f"pass --archive or --model, not both. But both were given: {self.archive}, {self.model}")
         if not self.image or any(c.isspace() for c in self.image) or ":" in self.image.rsplit("/", 1)[-1]:
             raise ValueError(f"image must be a repository without a tag, e.g. registry.example.com/feedback-analyzer. But it was: {self.image!r}")
+
+
+@dataclass
+class CorrectionsConfig:
+    """Which corrections store ``feedback corrections count|list|check|backup`` works on."""
+
+    db: Path = _help("The corrections store (SQLite); default: $FEEDBACK_CORRECTIONS_DB or the user data folder.", default_factory=user_paths.corrections_db_path)
+
+    def __post_init__(self) -> None:
+        self.db = Path(self.db)
+
+
+@dataclass
+class CorrectionsDeleteConfig(CorrectionsConfig):
+    """A customer's deletion request (``feedback corrections delete``): only counts unless --yes."""
+
+    text_contains: str | None = _help("Delete corrections whose text contains this, ignoring case (a name, an e-mail address).", default=None)
+    before: str | None = _help("Delete corrections saved before this date (YYYY-MM-DD, UTC, or an ISO time).", default=None)
+    yes: bool = _help("Really delete; without it, only say how many would go.", default=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.text_contains is None and self.before is None:
+            raise ValueError("pass --text-contains or --before (or both): which corrections to delete")
+        if self.text_contains is not None and not self.text_contains.strip():
+            raise ValueError("text_contains must not be empty: it would match every correction")
+        if self.before is not None:
+            parse_day(self.before)  # a date that cannot be read is a usage error, before the store is touched
+
+    @property
+    def cutoff(self) -> datetime | None:
+        return parse_day(self.before) if self.before is not None else None
+
+
+@dataclass
+class CorrectionsPurgeConfig(CorrectionsConfig):
+    """The retention rule (``feedback corrections purge``): only counts unless --yes."""
+
+    older_than_days: int | None = _help("Delete corrections a promoted version has consumed and that were saved more than this many days ago (required).", default=None)
+    yes: bool = _help("Really delete; without it, only say how many would go.", default=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.older_than_days is None or self.older_than_days < 1:
+            raise ValueError(f"--older-than-days must be 1 or more (pending corrections are never purged). But it was: {self.older_than_days}")
 
 
 def _base_type(tp: Any) -> Any:

@@ -23,7 +23,7 @@ def _user_name() -> str:
 
 @dataclass
 class ClientSettings:
-    """Server URLs, key file, timeouts, review threshold and the agent's name."""
+    """Server URLs, key file, timeouts, review threshold, the agent's name and how long used corrections are kept."""
 
     inference_url: str
     management_url: str
@@ -33,6 +33,7 @@ class ClientSettings:
     review_threshold: float = 0.0
     agent: str = ""
     chunk_size: int = 64
+    retention_days: int = 0  # delete corrections saved over N days ago once a promoted version consumed them (CorrectionsStore.purge_consumed); 0: keep forever
 
     def __post_init__(self) -> None:
         self.key_file = Path(self.key_file)
@@ -45,6 +46,8 @@ class ClientSettings:
             raise ValueError(f"review_threshold must be between 0 and 1 (0: the model's own). But it was: {self.review_threshold}")
         if not 1 <= self.chunk_size <= 256:
             raise ValueError(f"chunk_size must be between 1 and 256 (the server's limit). But it was: {self.chunk_size}")
+        if self.retention_days < 0:
+            raise ValueError(f"retention_days must be 0 (keep forever) or a number of days. But it was: {self.retention_days}")
 
     @classmethod
     def defaults(cls) -> ClientSettings:

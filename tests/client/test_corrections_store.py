@@ -410,3 +410,12 @@ def test_a_backup_never_overwrites_a_file(tmp_path: Path) -> None:
     assert existing.read_text(encoding="utf-8") == "not mine to overwrite"
     with pytest.raises(DataError, match="cannot write the backup"):
         store.backup(tmp_path / "no such folder" / "b.sqlite3")
+
+
+def test_the_retention_setting_keeps_everything_by_default_and_refuses_negatives(tmp_path: Path) -> None:
+    from client.core.settings import ClientSettings
+
+    urls = {"inference_url": "http://127.0.0.1:8080", "management_url": "http://127.0.0.1:8081", "key_file": tmp_path / "key.json"}
+    assert ClientSettings(**urls).retention_days == 0
+    with pytest.raises(ValueError, match="retention_days must be 0"):
+        ClientSettings(**urls, retention_days=-1)

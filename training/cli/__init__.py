@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 from client.core.errors import FeedbackError
 from training import config as cfg
-from training.cli import app, data, deploy, model, retrain, serve
+from training.cli import app, corrections, data, deploy, model, retrain, serve
 
 logger = logging.getLogger("feedback")
 
-COMMAND_GROUPS = (data, model, serve, app, retrain, deploy)
+COMMAND_GROUPS = (data, model, serve, app, retrain, deploy, corrections)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,124 @@
+"""`feedback corrections ...`: counts, lists, checks, backs up, purges and deletes on a real store.
+
+Deleting commands only count unless --yes, name ids and never print customers' words, and
+reach only the store (an export made earlier keeps its copy, as docs/RELIABILITY.md says).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from client.core.corrections import Correction, CorrectionsStore, read_corrections
+from training.cli import main
+
+SECRET = "jane.roe@example.com"
+SUBCOMMANDS = ["count", "list", "check", "backup", "purge", "delete"]
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CorrectionsStore:
+    """Five corrections: two from a customer who asks to be forgotten, one old and consumed."""
+    path = tmp_path / "corrections.sqlite3"
+    monkeypatch.setenv("FEEDBACK_CORRECTIONS_DB", str(path))
+    store = CorrectionsStore(path)
+    long_ago = (datetime.now(timezone.utc) - timedelta(days=200)).isoformat(timespec="seconds")
+    ids = store.add_many([
+        Correction("The export button does nothing", "bug", "question", created_at=long_ago),
+        Correction(f"Please call me back, {SECRET}", "complaint", "question"),
+        Correction("Love the new dashboard", "praise", "praise", "confirmation"),
+        Correction("JANE.ROE@EXAMPLE.COM again: still broken", "bug", "complaint", created_at=long_ago),
+        Correction("Can I pay yearly?", "question", "question", "confirmation", created_at=long_ago),
+    ])
+    store.mark_consumed(ids[:4], "2")
+    return store
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_corrections_command_has_help_with_an_example(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["corrections", name, "--help"])
+    assert exit_info.value.code == 0 and f"example: feedback corrections {name}" in capsys.readouterr().out
+
+
+def test_count_list_and_check(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["corrections", "count", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"store": str(store.path), "total": 5, "pending": 1, "consumed": 4}
+    assert main(["corrections", "list", "--pending", "--json"]) == 0
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == ["Can I pay yearly?"]
+    assert main(["corrections", "list"]) == 0
+    assert "Love the new dashboard" in capsys.readouterr().out
+    assert main(["corrections", "check"]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {store.path} (5 corrections)")
+
+
+def test_a_deletion_request_counts_first_and_deletes_only_with_yes(store: CorrectionsStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    export = store.export(tmp_path / "earlier-export.jsonl")
+    assert main(["corrections", "delete", "--text-contains", SECRET]) == 0
+    out = capsys.readouterr().out
+    assert "2 correction(s) match (2 consumed, 0 pending): ids 2, 4" in out and "dry run: nothing deleted" in out
+    assert store.counts().total == 5
+
+    assert main(["corrections", "delete", "--text-contains", SECRET, "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 2 matching correction(s)" in out and "delete those by hand" in out
+    assert SECRET not in out.lower()  # the command never echoes the customer's words
+    assert [c.id for c in store.all()] == [1, 3, 5]
+    assert sum(SECRET in c.text.lower() for c in read_corrections(export)) == 2  # exports are the user's to delete
+
+    assert main(["corrections", "delete", "--before", "2000-01-01", "--yes"]) == 0
+    assert "deleted 0 matching" in capsys.readouterr().out and store.counts().total == 3
+    day_after = (datetime.now(timezone.utc) - timedelta(days=100)).date().isoformat()
+    assert main(["corrections", "delete", "--before", day_after, "--yes"]) == 0
+    assert "deleted 2 matching" in capsys.readouterr().out and [c.id for c in store.all()] == [3]
+
+
+def test_purge_applies_retention_to_consumed_corrections_only(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["corrections", "purge", "--older-than-days", "90"]) == 0
+    assert "2 consumed correction(s) saved over 90 day(s) ago: ids 1, 4" in capsys.readouterr().out
+    assert store.counts().total == 5
+    assert main(["corrections", "purge", "--older-than-days", "90", "--yes"]) == 0
+    assert "deleted 2 consumed" in capsys.readouterr().out
+    assert [c.id for c in store.all()] == [2, 3, 5]  # 5 is as old, but no version has learnt from it yet
+
+
+def test_backup_writes_a_new_file_and_never_overwrites(store: CorrectionsStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "backups" / "c.sqlite3"
+    out.parent.mkdir()
+    assert main(["corrections", "backup", str(out)]) == 0
+    assert "backed up 5 correction(s)" in capsys.readouterr().out
+    assert [c.text for c in read_corrections(out)] == [c.text for c in store.all()]
+    before = out.read_bytes()
+    assert main(["corrections", "backup", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "already exists" in err and "hint: choose a new file name" in err and out.read_bytes() == before
+
+
+def test_errors_are_messages_with_hints_and_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo.sqlite3"
+    monkeypatch.setenv("FEEDBACK_CORRECTIONS_DB", str(missing))
+    assert main(["corrections", "delete", "--text-contains", SECRET, "--yes"]) == 1
+    assert "no corrections store here" in capsys.readouterr().err and not missing.exists()  # no empty store that "matches nothing"
+
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database at all" * 100)
+    assert main(["corrections", "count", "--db", str(damaged)]) == 1
+    err = capsys.readouterr().err
+    assert "damaged or is not a corrections store" in err and "hint: leave the file where it is" in err and "Traceback" not in err
+
+    for argv in (["delete"], ["delete", "--text-contains", " "], ["delete", "--before", "31/01/2025"], ["purge"], ["purge", "--older-than-days", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["corrections", *argv])
+        assert exit_info.value.code == 2, argv
+    assert "pass --text-contains or --before" in capsys.readouterr().err
+
+
+def test_the_installed_command_runs_as_a_process(store: CorrectionsStore) -> None:
+    done = subprocess.run([sys.executable, "-m", "training.cli", "corrections", "count"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("5 correction(s)")

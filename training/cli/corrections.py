@@ -1,0 +1,124 @@
+"""``feedback corrections count|list|check|purge|delete|backup``: the corrections store from the shell.
+
+The store holds customers' words (see SECURITY.md), so the two commands that delete only
+count what they would remove unless ``--yes`` is given, and print counts and ids, never
+texts. ``list`` shows texts because that is what it is for. Deleting reaches only the store:
+exports and backups made earlier hold their own copies and must be deleted by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from client.core.corrections import Correction, CorrectionsStore, Erasure, expired
+from client.core.errors import DataError
+from training import config as cfg
+from training.cli._common import add_command
+
+SHOWN_IDS = 20  # a dry run names this many ids, then says how many more
+
+
+def _store(config: cfg.CorrectionsConfig) -> CorrectionsStore:
+    """The existing store: a mistyped path must not become a new empty store that "matches nothing"."""
+    if not config.db.exists():
+        raise DataError(f"{config.db}: no corrections store here", "check --db or FEEDBACK_CORRECTIONS_DB; the app creates the store at the first correction")
+    return CorrectionsStore(config.db)
+
+
+def count(args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
+    counts = _store(config).counts()
+    if args.json:
+        print(json.dumps({"store": str(config.db), "total": counts.total, "pending": counts.pending, "consumed": counts.consumed}))
+    else:
+        print(f"{counts.total} correction(s) in {config.db}: {counts.pending} pending, {counts.consumed} consumed by a promoted version")
+    return 0
+
+
+def list_corrections(args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
+    rows = _store(config).all(pending_only=args.pending)
+    if args.json:
+        for c in rows:
+            print(json.dumps(c.to_dict(), ensure_ascii=False))
+        return 0
+    print(f"{'id':>6}  {'saved':<25} {'kind':<12} {'predicted':<16} {'final':<16} {'used by':<7} text")
+    for c in rows:
+        text = c.text.replace("\n", " ")
+        print(f"{c.id:>6}  {c.created_at:<25} {c.kind:<12} {c.predicted_label or '-':<16} {c.final_label:<16} {c.consumed_by or '-':<7} {text[:60] + ('…' if len(text) > 60 else '')}")
+    return 0
+
+
+def check(_args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
+    store = _store(config)
+    problems = store.check()
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {config.db}: restore your latest backup (see docs/RELIABILITY.md)")
+        return 1
+    print(f"ok: {config.db} ({store.counts().total} corrections)")
+    return 0
+
+
+def _ids(rows: list[Correction]) -> str:
+    shown = ", ".join(str(c.id) for c in rows[:SHOWN_IDS])
+    return shown + (f" and {len(rows) - SHOWN_IDS} more" if len(rows) > SHOWN_IDS else "")
+
+
+def _report(erasure: Erasure, what: str) -> None:
+    print(f"deleted {erasure.deleted} {what}")
+    if not erasure.erased:
+        print("note: another program was reading the store, so the deleted text stays in its write-ahead log "
+              "until that program closes the store; run this command again later to be sure")
+
+
+def delete(_args: argparse.Namespace, config: cfg.CorrectionsDeleteConfig) -> int:
+    store = _store(config)
+    if not config.yes:
+        rows = store.find(config.text_contains, config.cutoff)
+        consumed = sum(c.consumed_by is not None for c in rows)
+        print(f"{len(rows)} correction(s) match ({consumed} consumed, {len(rows) - consumed} pending)" + (f": ids {_ids(rows)}" if rows else ""))
+        print("dry run: nothing deleted; add --yes to delete them")
+        return 0
+    _report(store.delete_where(config.text_contains, config.cutoff), "matching correction(s); exports and backups made earlier still hold them: delete those by hand")
+    return 0
+
+
+def purge(_args: argparse.Namespace, config: cfg.CorrectionsPurgeConfig) -> int:
+    store, days, now = _store(config), int(config.older_than_days or 0), datetime.now(timezone.utc)
+    if not config.yes:
+        rows = [c for c in store.all() if expired(c.created_at, c.consumed_by, days, now)]
+        print(f"{len(rows)} consumed correction(s) saved over {days} day(s) ago" + (f": ids {_ids(rows)}" if rows else ""))
+        print("dry run: nothing deleted; add --yes to delete them (pending corrections are never purged)")
+        return 0
+    _report(store.purge_consumed(days, now), f"consumed correction(s) saved over {days} day(s) ago")
+    return 0
+
+
+def backup(args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
+    result = _store(config).backup(args.out)
+    print(f"backed up {result.rows} correction(s) to {result.path} ({result.bytes} bytes, {result.seconds:.2f} s); it holds customers' words: keep it as safe as the store")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    group = subparsers.add_parser(
+        "corrections", help="count, list, check, back up, purge or delete the agents' corrections",
+        description="The local corrections store (see docs/RELIABILITY.md and SECURITY.md).",
+    )
+    inner = group.add_subparsers(dest="corrections_command", required=True, metavar="{count,list,check,backup,purge,delete}")
+    c = add_command(inner, "count", "How many corrections the store holds: pending and consumed.", "feedback corrections count", count, cfg.CorrectionsConfig)
+    c.add_argument("--json", action="store_true", help="print JSON")
+    ls = add_command(inner, "list", "List the corrections, oldest first (shows customers' words).", "feedback corrections list --pending", list_corrections, cfg.CorrectionsConfig)
+    ls.add_argument("--pending", action="store_true", help="only those no promoted version has consumed yet")
+    ls.add_argument("--json", action="store_true", help="print one JSON object per line, with the full text")
+    add_command(inner, "check", "Run SQLite's integrity check on the store (exit 1 on problems).", "feedback corrections check", check, cfg.CorrectionsConfig)
+    b = add_command(inner, "backup", "Copy the store to a new file through SQLite's online backup API; safe while the app writes.",
+                    "feedback corrections backup ~/backups/corrections-2025-06-30.sqlite3", backup, cfg.CorrectionsConfig)
+    b.add_argument("out", help="the backup file to create (never overwritten)")
+    add_command(inner, "purge", "Retention: delete corrections consumed by a promoted version and older than N days (counts only, unless --yes).",
+                "feedback corrections purge --older-than-days 90 --yes", purge, cfg.CorrectionsPurgeConfig)
+    add_command(inner, "delete", "A customer's deletion request: delete matching corrections, consumed or not (counts only, unless --yes).",
+                "feedback corrections delete --text-contains 'jane.roe@example.com' --yes", delete, cfg.CorrectionsDeleteConfig)
