@@ -7,12 +7,14 @@ the repository's ``models/`` and ``model_store/``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import random
 import shutil
 import socket
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,56 @@ def pytest_collection_modifyitems(config, items):  # noqa: ARG001
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    item.stash[_CALL_STARTED] = time.monotonic()
+    return (yield)
+
+
+_CALL_STARTED = pytest.StashKey[float]()
+
+
+def _time_limit(item) -> float:
+    """pytest-timeout's limit for this test: its ``timeout`` marker, else the ini option."""
+    marker = item.get_closest_marker("timeout")
+    if marker and marker.args:
+        return float(marker.args[0])
+    return float(item.config.getini("timeout") or 0)
+
+
+@pytest.fixture(autouse=True)
+def close_modal_dialogs_at_the_time_limit(request):
+    """pytest-timeout's signal cannot end a modal dialog's event loop: Python only runs its
+    handler when Python code runs, and a dialog left open (say, by an assertion that failed in
+    the timer meant to fill it in) runs none. This timer runs a little Python every half
+    second, so the handler fires (its failure is reported with the test), and after the limit
+    it closes whatever modal dialog is open, so the test returns instead of holding the suite.
+    """
+    limit = _time_limit(request.node)
+    if "qtbot" not in request.fixturenames or limit <= 0:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    def tick() -> None:
+        started = request.node.stash.get(_CALL_STARTED, None)
+        if started is None or time.monotonic() < started + limit + 1:
+            return
+        for _ in range(10):
+            dialog = QApplication.activeModalWidget()
+            if dialog is None:
+                break
+            dialog.done(QDialog.DialogCode.Rejected) if isinstance(dialog, QDialog) else dialog.close()
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(500)
+    yield
+    timer.stop()
 
 
 def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
@@ -95,24 +147,91 @@ def model_store(session_root: Path, tiny_model) -> Path:
     return store
 
 
-def free_port_base() -> int:
-    """A base whose five derived ports (base..base+2, base-1010, base-1009) are free."""
+def ephemeral_ports() -> range:
+    """The kernel's ephemeral range: where it picks the local ports of outgoing connections.
+
+    A port chosen there can be taken between our check and the server's bind by any
+    connection the machine opens (our own clients included), so test ports stay outside it.
+    """
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
+# Bases are drawn from the pid and this counter, not from ``random``: pytest-randomly reseeds
+# ``random`` for every test, so every test would probe the same ports, and two test sessions
+# on one machine would too.
+_PORT_CANDIDATES = itertools.count()
+_LOWEST_PORT = 10_000  # above the well-known and most registered service ports
+
+
+def port_base_candidates() -> Iterator[int]:
+    """Port bases whose five ports (``Ports.from_base``) all lie outside the ephemeral range."""
     from training.serve import Ports
 
-    for _ in range(200):
-        base = random.randint(21000, 39000)
+    ephemeral = ephemeral_ports()
+    span = 65_000 - _LOWEST_PORT  # ServeConfig's highest base
+    start = (os.getpid() * 7919) % span
+    for _ in range(span):
+        base = _LOWEST_PORT + (start + next(_PORT_CANDIDATES) * 1237) % span
         ports = Ports.from_base(base).__dict__.values()
-        ok = True
-        for port in ports:
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
+        if min(ports) >= _LOWEST_PORT and all(port not in ephemeral for port in ports):
+            yield base
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_base() -> int:
+    """A base whose five derived ports are free now (another process may still take one first:
+    ``start_server`` retries that case)."""
+    from training.serve import Ports
+
+    for base, _ in zip(port_base_candidates(), range(200)):
+        if all(_bindable(port) for port in Ports.from_base(base).__dict__.values()):
             return base
-    raise RuntimeError("no free ports found")
+    raise RuntimeError("no free ports found outside the ephemeral range")
+
+
+def _lost_port_race(config, exc: Exception) -> bool:
+    """Did this start fail because another process bound one of its ports first?"""
+    if "already in use" in str(exc):
+        return True
+    logs = Path(config.state_dir) / "logs"
+    return any("Address already in use" in log.read_text(errors="replace") for log in logs.glob("*.log")) if logs.exists() else False
+
+
+def start_server(make_config: Callable[[int], object], attempts: int = 3) -> tuple[object, dict]:
+    """``serve.start(make_config(base))`` on free ports; a start that loses a port to another
+    process between the check and the bind is retried on other ports.
+
+    Returns the config that started and the instance description."""
+    from client.core.errors import ServerError
+    from training import serve
+
+    for attempt in range(attempts):
+        config = make_config(free_port_base())
+        try:
+            return config, serve.start(config)
+        except ServerError as exc:
+            if attempt + 1 == attempts or not _lost_port_race(config, exc):
+                raise
+            shutil.rmtree(Path(config.state_dir) / "logs", ignore_errors=True)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session", name="start_server")
+def start_server_fixture():
+    """For tests with a server of their own: ``config, instance = start_server(lambda base: ServeConfig(..., port_base=base))``."""
+    return start_server
 
 
 @pytest.fixture
@@ -132,8 +251,7 @@ def server(session_root: Path, model_store: Path):
     from training import serve
     from training.config import ServeConfig
 
-    config = ServeConfig(state_dir=session_root / "ts-state", port_base=free_port_base(), model_store=model_store, timeout=180)
-    instance = serve.start(config)
+    config, instance = start_server(lambda base: ServeConfig(state_dir=session_root / "ts-state", port_base=base, model_store=model_store, timeout=180))
     instance["config"] = config
     yield instance
     serve.stop(config)
