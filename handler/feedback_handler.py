@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -65,13 +66,34 @@ def _decode(raw: bytes | bytearray) -> str:
         raise RequestError(f"the body is not valid UTF-8 (byte {exc.start}); send UTF-8 text") from None
 
 
+_JSON_TYPE = {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _item(value: Any, item_id: Any = None, has_id: bool = False) -> Item:
+    """One text to classify, or the reason it cannot be (a fixed sentence: no customer text).
+
+    Ids are echoed back, so only JSON scalars are taken: a nested id can be deep enough
+    to parse and too deep for TorchServe to serialise, which kills the worker. Lone
+    surrogates (a JSON ``"\\ud800"`` escape) make the tokenizer raise, which would fail
+    every request of the batch."""
+    if has_id and not _is_scalar_id(item_id):
+        return Item(None, None if isinstance(item_id, (dict, list)) else str(item_id), has_id, "id must be a string or a finite number")
+    if value is None:
+        return Item(None, item_id, has_id, "missing text")
     if not isinstance(value, str):
-        kind = "missing" if value is None else f"a {type(value).__name__}"
-        return Item(None, item_id, has_id, f"text must be a string, got {kind}")
+        return Item(None, item_id, has_id, f"text must be a string, got {_JSON_TYPE.get(type(value), 'a ' + type(value).__name__)}")
     if not value.strip():
         return Item(None, item_id, has_id, "text is empty")
+    if _SURROGATE.search(value):
+        return Item(None, item_id, has_id, "text contains a lone surrogate (a \\ud800-\\udfff escape); send valid Unicode")
     return Item(value, item_id, has_id)
+
+
+def _is_scalar_id(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int))
 
 
 def parse_payload(payload: Any, max_items: int = DEFAULT_MAX_ITEMS) -> Parsed:
@@ -106,6 +128,20 @@ def parse_payload(payload: Any, max_items: int = DEFAULT_MAX_ITEMS) -> Parsed:
     raise RequestError('no "text" field; expected {"text": ...}, {"texts": [...]} or {"items": [{"id", "text"}, ...]}')
 
 
+def _load_json(text: str) -> Any:
+    """``json.loads`` with its every failure as a RequestError. TorchServe hands a body it
+    could not decode over as bytes, so this sees the bodies that broke its own parser:
+    nesting past the recursion limit and integers past Python's digit limit too."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RequestError(f"broken JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise RequestError('JSON nested too deeply; send {"text": ...} or {"items": [{"id", "text"}, ...]}') from None
+    except ValueError:
+        raise RequestError("JSON number too long (over 4300 digits); send ids as strings") from None
+
+
 def parse_request(row: dict[str, Any], content_type: str | None, max_items: int = DEFAULT_MAX_ITEMS) -> Parsed:
     """One request as TorchServe hands it over -> Parsed (never raises).
 
@@ -122,10 +158,7 @@ def parse_request(row: dict[str, Any], content_type: str | None, max_items: int 
             if isinstance(value, (bytes, bytearray)):
                 text = _decode(value)
                 if ctype == "application/json":
-                    try:
-                        return parse_payload(json.loads(text), max_items)
-                    except json.JSONDecodeError as exc:
-                        raise RequestError(f"broken JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+                    return parse_payload(_load_json(text), max_items)
                 value = text
             item = _item(value)
             if item.error:
