@@ -3,7 +3,9 @@ a clear ``DataError``, retention, deletion requests and online backups.
 
 Real SQLite files in ``tmp_path`` and real processes (``corrections_writer.py``): locking,
 durability and crashes are the operating system's, not simulated. Each writer commits row by
-row with ``synchronous=FULL`` (what the app does), ~1,000 rows in a few seconds here.
+row with ``synchronous=FULL`` and a connection per call, as the app does (not a faster setting
+just for the tests): 40-100 commits/s on a busy disk, so the two-writer test takes 10-35 s
+(figures and the reasoning in docs/RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from client.core.corrections import Correction, CorrectionsStore, expired, match
 from client.core.errors import DataError
 
 ROWS = 1000  # per writer when two write at once, as issue #11 asks
-LIVE_ROWS = 300  # a writer beside a reader or a backup: enough for many reads/commits to overlap
+LIVE_ROWS = 300  # a writer beside a reader: enough for many reads to overlap its commits
 WRITER = Path(__file__).with_name("corrections_writer.py")
 DEADLINE_S = 120  # a writer that has not finished by then has hung: fail, never wait forever
 
@@ -383,13 +385,14 @@ def test_deleted_words_leave_no_trace_in_the_files(tmp_path: Path) -> None:
 def test_a_backup_taken_while_another_process_writes_is_a_consistent_prefix(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite3"
     store = CorrectionsStore(db)
-    writer = Writer("add", db, LIVE_ROWS, "busy")
+    writer = Writer("add", db, 100 * ROWS, "busy")
     writer.wait_for(50)
     committed_before = len(writer.reported)
     result = store.backup(tmp_path / "backup.sqlite3")
     committed_after = len(writer.reported)
-    assert writer.process.poll() is None, "the writer finished before the backup: it did not run alongside"
-    reported = writer.finish()  # the writer was never blocked or failed by the backup
+    writer.wait_for(committed_after + 20)  # the writer goes on committing: the backup did not block it
+    assert writer.process.poll() is None, "the writer stopped: it did not run alongside the backup"
+    reported = writer.kill()
 
     copy = CorrectionsStore(result.path)
     assert copy.check() == []
@@ -397,7 +400,7 @@ def test_a_backup_taken_while_another_process_writes_is_a_consistent_prefix(tmp_
     assert committed_before <= len(rows) <= committed_after + 1 and result.rows == len(rows)
     assert [c.id for c in rows] == reported[: len(rows)]  # exactly the first N commits: a snapshot, no holes
     assert [c.text for c in rows] == [f"busy {i}" for i in range(len(rows))]
-    assert store.counts().total == LIVE_ROWS
+    assert store.counts().total >= len(reported) > len(rows)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial file left
 
 
