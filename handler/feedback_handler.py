@@ -419,6 +419,33 @@ def choose_device(gpu_id: Any, cuda_available: bool) -> Any:
     return torch.device("cpu")
 
 
+RUNTIMES = ("fp32", "int8")
+
+
+def apply_runtime(model: Any, runtime: str, device: Any) -> tuple[Any, str]:
+    """The model as the archive's ``runtime`` serves it, and the runtime actually used.
+
+    ``int8``: dynamic quantisation of every ``nn.Linear`` (weights stored as int8, activations
+    quantised per batch): faster on a CPU, a little less accurate (both measured in
+    docs/PERFORMANCE.md). Done here at load time, not in the archive, so the archive keeps the
+    fp32 weights and one file serves either way. PyTorch quantises dynamically on the CPU
+    only: a GPU worker serves an int8 archive in fp32 (and says so in its log).
+    """
+    import torch
+
+    if runtime not in RUNTIMES:
+        raise RuntimeError(f"the archive's handler setting runtime is {runtime!r}, expected one of {', '.join(RUNTIMES)}; rebuild it with `feedback archive --runtime fp32`")
+    if runtime == "fp32" or device.type != "cpu":
+        return model, "fp32"
+    import warnings
+
+    # torch 2.13 (pinned) marks torch.ao.quantization as moving to torchao but still ships it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8), "int8"
+
+
 # ----------------------------------------------------------------------------- handler
 
 try:
@@ -438,7 +465,8 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         self.setup = handler_settings(getattr(context, "model_yaml_config", None), model_dir)
         torch.set_num_threads(int(self.setup["threads"]))
         self.device = choose_device(context.system_properties.get("gpu_id"), torch.cuda.is_available())
-        self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
+        self.model, self.runtime = apply_runtime(model, str(self.setup.get("runtime", "fp32")), self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         config = self.model.config
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
@@ -449,7 +477,7 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         self.clean = bool(self.setup.get("clean_inbox", False))
         self.head_share = float(self.setup.get("head_share", 1.0))
         self.initialized = True
-        logger.info("feedback model v%s loaded from %s on %s (%d labels, %d threads)", self.version, model_dir, self.device, len(self.labels), self.setup["threads"])
+        logger.info("feedback model v%s loaded from %s on %s, %s (%d labels, %d threads)", self.version, model_dir, self.device, self.runtime, len(self.labels), self.setup["threads"])
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[Parsed]:
         parsed = []

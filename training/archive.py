@@ -46,6 +46,7 @@ def model_config(card: dict, config: ArchiveConfig) -> dict:
             "threads": config.threads,
             "max_items": config.max_items,
             "inference_batch_size": 32,
+            "runtime": config.runtime,
         },
     }
 

@@ -24,6 +24,9 @@ from training import paths
 from training.gate import GateThresholds
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"
+# The handler's RUNTIMES, repeated because importing the handler here would import TorchServe
+# and torch into every command; tests/handler/test_runtime.py checks that the two agree.
+RUNTIMES = ("fp32", "int8")
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -98,11 +101,15 @@ class ArchiveConfig:
     max_batch_delay: int = _help("TorchServe maxBatchDelay in ms: how long a batch waits to fill.", default=20)
     response_timeout: int = _help("TorchServe responseTimeout in seconds for one handler call.", default=120)
     max_items: int = _help("Most items one request may carry.", default=256)
+    runtime: str = _help("How the workers run the model: fp32, or int8 (dynamic quantisation of the linear layers at load time; "
+                         "CPU only, a GPU worker falls back to fp32). Measured in docs/PERFORMANCE.md.", default="fp32")
     force: bool = _help("Overwrite an existing archive of the same version.", default=False)
 
     def __post_init__(self) -> None:
         self.model = Path(self.model) if self.model is not None else None
         self.model_store = Path(self.model_store)
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}. But it was: {self.runtime!r}")
         if self.archive_format not in ("default", "zip-store", "no-archive", "tgz"):
             raise ValueError(f"archive_format must be default, zip-store, no-archive or tgz. But it was: {self.archive_format}")
         for name in ("threads", "workers", "batch_size", "max_items", "response_timeout"):
