@@ -1,9 +1,8 @@
-"""100,000 results: header sorts, filters and new chunks stay quick and correct (no server needed)."""
+"""100,000 results: header sorts, filters and new chunks stay correct (no server needed; speed: scripts/bench_table.py)."""
 
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -27,39 +26,46 @@ def predictions(rng: random.Random, count: int) -> list[Prediction]:
     return out
 
 
-def timed(qtbot, action) -> float:  # noqa: ANN001
-    start = time.perf_counter()
-    action()
-    qtbot.wait(1)  # let the view process what the model announced
-    return time.perf_counter() - start
+def big_table(rows: int = N, seed: int = 7):
+    """A shown results table fed ``rows - CHUNK`` results in chunks, as a batch run feeds it.
 
-
-def test_sorting_and_filtering_100k_rows_stays_under_a_few_seconds(qtbot) -> None:
-    rng = random.Random(7)
-    rows = [Row(i + 2, f"feedback number {i} about {'sync' if i % 10 == 0 else 'billing'}", f"T{i}", {}) for i in range(N)]
-    run = BatchRun(Path("big.csv"), ReadResult(rows, [], ["text"], "text", None), 0.3)
+    Returns the run, the model, the filter proxy, the view and the random source that made
+    the predictions (for the last chunk). ``scripts/bench_table.py`` times the same table.
+    """
+    rng = random.Random(seed)
+    texts = [Row(i + 2, f"feedback number {i} about {'sync' if i % 10 == 0 else 'billing'}", f"T{i}", {}) for i in range(rows)]
+    run = BatchRun(Path("big.csv"), ReadResult(texts, [], ["text"], "text", None), 0.3)
     model = ResultsTableModel()
     proxy = ResultsFilter()
     proxy.setSourceModel(model)
     table = ResultsTable(proxy)
-    qtbot.addWidget(table)
     table.resize(900, 600)
     table.show()
-    for _ in range(0, N - CHUNK, CHUNK):
+    for _ in range(0, rows - CHUNK, CHUNK):
         model.add_results(run.add(predictions(rng, CHUNK)))
+    return run, model, proxy, table, rng
+
+
+def test_sorting_and_filtering_100k_rows_keeps_every_row_in_order(qtbot) -> None:
+    """Behaviour only; how long each step takes is measured by scripts/bench_table.py."""
+    run, model, proxy, table, rng = big_table()
+    qtbot.addWidget(table)
     assert proxy.rowCount() == N - CHUNK
 
-    assert timed(qtbot, lambda: table.sortByColumn(CONFIDENCE, Qt.SortOrder.DescendingOrder)) < 3.0
+    table.sortByColumn(CONFIDENCE, Qt.SortOrder.DescendingOrder)
+    qtbot.wait(1)  # let the view process what the model announced
     shown = [float(proxy.index(row, CONFIDENCE).data()) for row in range(50)]
     assert shown == sorted(shown, reverse=True) and shown[0] >= 0.99
 
     # The last chunk arrives while the table is sorted: each row goes where it belongs.
-    assert timed(qtbot, lambda: model.add_results(run.add(predictions(rng, CHUNK)))) < 3.0
+    model.add_results(run.add(predictions(rng, CHUNK)))
+    qtbot.wait(1)
     confidences = [proxy.result(row).prediction.confidence for row in range(N)]
     assert len(confidences) == N and confidences == sorted(confidences, reverse=True)
 
-    assert timed(qtbot, lambda: proxy.set_filters(label="bug", search="SYNC")) < 3.0
+    proxy.set_filters(label="bug", search="SYNC")
     assert 0 < proxy.rowCount() < N // 10
     assert {proxy.index(row, LABEL).data() for row in range(proxy.rowCount())} == {LABEL_NAMES["bug"]}
-    assert timed(qtbot, proxy.set_filters) < 3.0
+    assert all("sync" in proxy.result(row).row.text for row in range(proxy.rowCount()))
+    proxy.set_filters()
     assert proxy.rowCount() == N
