@@ -8,8 +8,11 @@ the repository's ``models/`` and ``model_store/``.
 from __future__ import annotations
 
 import itertools
+import dataclasses
+import hashlib
 import json
 import os
+import pickle
 import shutil
 import socket
 import tempfile
@@ -118,8 +121,46 @@ def tiny_model(session_root: Path):
     from training.config import TrainConfig
     from training.train import train
 
-    config = TrainConfig(out=session_root / "tiny-model", version=1, **TINY)
-    return train(config)
+    out = session_root / "tiny-model"
+    cached = _tiny_cache_dir()
+    if cached is not None and (cached / "result.pickle").exists():
+        shutil.copytree(cached / "model", out)
+        return dataclasses.replace(pickle.loads((cached / "result.pickle").read_bytes()), out_dir=out)
+    result = train(TrainConfig(out=out, version=1, **TINY))
+    if cached is not None:
+        _store_tiny(result, cached)
+    return result
+
+
+def _tiny_cache_dir() -> Path | None:
+    """Where a developer's earlier sessions keep the tiny model, keyed by all that shapes it.
+
+    Training it takes one to two minutes alone and far longer beside other test runs. The key
+    hashes the settings, our data, the handler and the training modules that shape the model,
+    so a change there trains it afresh; ``config.py`` is left out (every command's config lives
+    there), so a changed TrainConfig default needs ``FEEDBACK_TEST_CACHE=0`` once. A clean
+    machine, like CI, has no cache and always trains.
+    """
+    if os.environ.get("FEEDBACK_TEST_CACHE", "1") == "0":
+        return None
+    root = Path(__file__).parents[1]
+    digest = hashlib.sha256(json.dumps(TINY, sort_keys=True).encode())
+    shaping = ("train.py", "data.py", "calibration.py", "inference.py", "evaluate.py", "card.py")
+    sources = [root / "handler" / "feedback_handler.py", *(root / "training" / name for name in shaping), *sorted((root / "training" / "data").glob("*.json*"))]
+    for path in sources:
+        digest.update(path.name.encode() + path.read_bytes())
+    return Path(os.environ.get("FEEDBACK_TEST_CACHE_DIR", Path.home() / ".cache" / "feedback-analyzer-tests")) / f"tiny-{digest.hexdigest()[:16]}"
+
+
+def _store_tiny(result, cached: Path) -> None:
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=cached.name + ".", dir=cached.parent))
+    shutil.copytree(result.out_dir, staging / "model")
+    (staging / "result.pickle").write_bytes(pickle.dumps(result))
+    try:
+        os.rename(staging, cached)  # atomic; another session that got there first wins
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def copy_as_version(model_dir: Path, target: Path, version: int) -> Path:
