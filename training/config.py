@@ -134,6 +134,58 @@ class ServeConfig:
             raise ValueError(f"port_base must be between 1024 and 65000. But it was: {self.port_base}")
 
 
+@dataclass(frozen=True)
+class BenchSizes:
+    """How much ``feedback bench`` sends; the full and the --quick presets are on BenchConfig."""
+
+    n_texts: int
+    requests: int
+    list_requests: int
+    file_lines: int
+    naive_items: int
+    eval_items: int | None
+
+
+@dataclass
+class BenchConfig:
+    """``feedback bench``: the model in-process, on a TorchServe of its own and through the client's file path."""
+
+    model: Path | None = _help("Trained model folder to measure; default: the highest models/v<N>.", default=None)
+    quick: bool = _help("Smaller samples of our development set's texts (under 3 minutes on an idle 2-core machine).", default=False)
+    json: Path | None = _help("Also write every figure as JSON here.", default=None)
+    texts: Path | None = _help("JSONL whose first texts are timed; default: ../shared/eval/external_eval.jsonl (--quick: our development set).", default=None)
+    n_texts: int | None = _help("Texts timed (default 512; --quick 128).", default=None)
+    requests: int | None = _help("Single-text requests per concurrency level (default 512; --quick 128).", default=None)
+    list_requests: int | None = _help("32-item list requests per concurrency level, at least the concurrency (default 16; --quick 4).", default=None)
+    file_lines: int | None = _help("Lines of the file sent through the client's file path (default 10000; --quick 1000).", default=None)
+    naive_items: int | None = _help("Items sent the naive way (32-item lists in file order, one in flight) (default 2048; --quick 512).", default=None)
+    eval_items: int | None = _help("Score int8 against fp32 on only the first N items of our test split and development set (default: all).", default=None)
+    threads: int = _help("Torch threads in-process (the serving thread count: workers x threads of the archive).", default_factory=lambda: os.cpu_count() or 1)
+    runtime: str = _help("Runtime of the archive the bench's own TorchServe serves: fp32 or int8.", default_factory=lambda: ArchiveConfig.runtime)
+    timeout: float = _help("Seconds to wait for the bench's TorchServe to get a READY worker.", default=300.0)
+
+    PRESETS = {"full": (512, 512, 16, 10_000, 2048), "quick": (128, 128, 4, 1_000, 512)}
+
+    def __post_init__(self) -> None:
+        self.model = Path(self.model) if self.model is not None else None
+        self.json = Path(self.json) if self.json is not None else None
+        self.texts = Path(self.texts) if self.texts is not None else None
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}. But it was: {self.runtime!r}")
+        for name in ("n_texts", "requests", "list_requests", "file_lines", "naive_items", "eval_items", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1. But it was: {value}")
+
+    def sizes(self) -> BenchSizes:
+        preset = dict(zip(("n_texts", "requests", "list_requests", "file_lines", "naive_items"), self.PRESETS["quick" if self.quick else "full"]))
+        chosen = {name: getattr(self, name) or default for name, default in preset.items()}
+        return BenchSizes(**chosen, eval_items=self.eval_items)
+
+    def texts_file(self) -> Path:
+        return self.texts or (paths.dev_file() if self.quick else paths.external_eval_file())
+
+
 @dataclass
 class RetrainConfig:
     """Settings of ``feedback retrain``; gate thresholds are in points (0-100)."""

@@ -91,7 +91,7 @@ def _served_predictions(total: float, metrics_url: str, seconds: float = 30) -> 
 def test_an_int8_archive_serves_the_same_contract_and_mostly_the_same_labels(int8_server, tiny_model):
     from training.inference import load_model, predict_proba
 
-    texts = _dev_texts(48)
+    texts = _dev_texts(96)
     key = read_key(Path(int8_server["key_file"]), "inference")
     items = [{"id": i, "text": t} for i, t in enumerate(texts)]
     items.insert(5, {"id": "bad", "text": ""})

@@ -6,7 +6,7 @@ option value that the command's config refuses), and 3 "retrained but not promot
 (``NotPromotedError.exit_code``). Progress and logs go to stderr; results go to stdout.
 
 Each command group lives in its own module (``data``, ``model``, ``serve``, ``app``,
-``retrain``, ``deploy``) and registers its sub-commands; heavy imports (torch, Qt) happen inside the
+``retrain``, ``deploy``, ``corrections``, ``bench``) and registers its sub-commands; heavy imports (torch, Qt) happen inside the
 command functions, so ``feedback classify`` runs on an install without them.
 """
 
@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 from client.core.errors import FeedbackError
 from training import config as cfg
-from training.cli import app, corrections, data, deploy, model, retrain, serve
+from training.cli import app, bench, corrections, data, deploy, model, retrain, serve
 
 logger = logging.getLogger("feedback")
 
-COMMAND_GROUPS = (data, model, serve, app, retrain, deploy, corrections)
+COMMAND_GROUPS = (data, model, serve, app, retrain, deploy, corrections, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
