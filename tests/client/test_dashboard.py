@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from drive import classify
 from PySide6.QtCore import Qt
+
+from client.core.api import ManagementClient
+from training.registry import archive_name
 
 pytestmark = pytest.mark.server
 
@@ -39,9 +44,44 @@ def test_dashboard_shows_versions_and_workers_and_scales_them(qtbot, window) -> 
             qtbot.mouseClick(dashboard.scale_button, Qt.MouseButton.LeftButton)
     assert default_row(dashboard)[2] == workers
 
+
+@pytest.fixture
+def second_version(server, model_store: Path, tiny_model, as_version, tmp_path: Path):
+    """v2 (the tiny model's weights, one worker) registered beside the default v1; afterwards
+    the session server and store are as they were: v1 alone and the default."""
+    from training.archive import build_archive
+    from training.config import ArchiveConfig
+
+    client = ManagementClient(server["urls"]["management"], Path(server["key_file"]))
+    assert client.default_version() == "1"
+    v2 = as_version(tiny_model.out_dir, tmp_path / "v2", 2)
+    build_archive(ArchiveConfig(model=v2, model_store=model_store, archive_format="zip-store", workers=1))
+    try:
+        client.register(archive_name(2))
+        yield client
+    finally:
+        client.set_default("1")
+        if "2" in {v.version for v in client.versions()}:
+            client.unregister("2")
+        (model_store / archive_name(2)).unlink(missing_ok=True)
+
+
+def test_make_default_serves_the_selected_version(qtbot, window, second_version) -> None:
+    dashboard = window.dashboard
+    window.tabs.setCurrentWidget(dashboard)
     with qtbot.waitSignal(dashboard.refreshed, timeout=20000):
+        qtbot.mouseClick(dashboard.refresh_button, Qt.MouseButton.LeftButton)
+    assert default_row(dashboard)[0] == "1" and dashboard.selected_version() == "1"
+
+    table = dashboard.versions
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "2")
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(table.item(row, 0)).center())
+    assert dashboard.selected_version() == "2"
+    with qtbot.waitSignal(dashboard.refreshed, timeout=60000):
         qtbot.mouseClick(dashboard.default_button, Qt.MouseButton.LeftButton)
-    assert dashboard.action_note.text() == f"v{version} is now the default"
+    assert dashboard.action_note.text() == "v2 is now the default"
+    assert second_version.default_version() == "2"
+    assert default_row(dashboard)[0] == "2"
 
 
 def test_session_statistics_count_items_labels_confidence_and_review(qtbot, window) -> None:

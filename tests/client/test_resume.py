@@ -11,8 +11,21 @@ from drive import drop_file, write_csv
 from PySide6.QtCore import Qt
 
 from client.core.instance import read_key
+from training.config import ServeConfig
 
 pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory, model_store: Path, start_server):
+    """A server of this module's own: the test rotates its inference key, and a rotated key
+    cannot be given back, so the session server's key stays what other tests read."""
+    from training import serve
+
+    state = tmp_path_factory.mktemp("resume-server") / "state"
+    config, instance = start_server(lambda base: ServeConfig(state_dir=state, port_base=base, model_store=model_store, timeout=180))
+    yield instance
+    serve.stop(config)
 
 
 def rotate_inference_key(server) -> None:
@@ -22,7 +35,9 @@ def rotate_inference_key(server) -> None:
     response.raise_for_status()
 
 
-def test_key_refused_mid_batch_keeps_results_and_resume_finishes_without_repeats(qtbot, make_window, server, key_file: Path, tmp_path: Path) -> None:
+def test_key_refused_mid_batch_keeps_results_and_resume_finishes_without_repeats(qtbot, make_window, own_server, tmp_path: Path) -> None:
+    server = own_server
+    key_file = Path(shutil.copy(server["key_file"], tmp_path / "key_file.json"))
     urls = server["urls"]
     window = make_window(urls["inference"], urls["management"], key_file, chunk_size=8)
     controller, batch, log = window.batch_controller, window.batch, window.request_log
