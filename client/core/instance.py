@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,22 @@ DEFAULT_INFERENCE_URL = "http://127.0.0.1:8080"
 DEFAULT_MANAGEMENT_URL = "http://127.0.0.1:8081"
 DEFAULT_METRICS_URL = "http://127.0.0.1:8082"
 DEFAULT_URLS = {"inference": DEFAULT_INFERENCE_URL, "management": DEFAULT_MANAGEMENT_URL, "metrics": DEFAULT_METRICS_URL}
+# A remote server (a team's TorchServe, a cluster's gateway) is named by the environment.
+# They apply where no state directory is named: the user's server, not a local instance.
+URL_ENV = {"inference": "FEEDBACK_INFERENCE_URL", "management": "FEEDBACK_MANAGEMENT_URL", "metrics": "FEEDBACK_METRICS_URL"}
+KEY_FILE_ENV = "FEEDBACK_KEY_FILE"
 
 
 def key_file(state_dir: Path | None = None) -> Path:
-    """Where TorchServe writes the instance's keys."""
+    """Where the keys are: ``$FEEDBACK_KEY_FILE`` for the user's server, else the state
+    directory's ``key_file.json`` (TorchServe writes it there).
+
+    The file has TorchServe's format, ``{"inference": {"key": ...}, "management": {...}}``;
+    behind a gateway it holds the gateway's token under the same names.
+    """
+    env = os.environ.get(KEY_FILE_ENV)
+    if state_dir is None and env:
+        return Path(env).expanduser()
     return (state_dir or paths.state_dir()) / KEY_FILE
 
 
@@ -53,9 +66,17 @@ def write_instance(state_dir: Path, data: dict[str, Any]) -> Path:
 
 
 def server_urls(state_dir: Path | None = None) -> dict[str, str]:
-    """The instance's inference, management and metrics URLs; TorchServe's defaults where unknown."""
+    """The instance's inference, management and metrics URLs; TorchServe's defaults where unknown.
+
+    Without a state directory, ``$FEEDBACK_INFERENCE_URL``, ``$FEEDBACK_MANAGEMENT_URL`` and
+    ``$FEEDBACK_METRICS_URL`` override them (https:// works; a private CA goes in
+    ``$REQUESTS_CA_BUNDLE``, which requests reads).
+    """
     inst = read_instance(state_dir) or {}
-    return {**DEFAULT_URLS, **inst.get("urls", {})}
+    urls = {**DEFAULT_URLS, **inst.get("urls", {})}
+    if state_dir is None:
+        urls.update({kind: os.environ[var].rstrip("/") for kind, var in URL_ENV.items() if os.environ.get(var)})
+    return urls
 
 
 def read_key(key_file: Path | None, kind: str) -> str | None:
