@@ -86,6 +86,6 @@ def register(subparsers: Any) -> None:
     c.add_argument("--file", help="CSV (with a text column), JSONL or TXT to classify")
     c.add_argument("--out", help="write results here (.csv or .jsonl); default: JSON lines on stdout")
     c.add_argument("--text-column", help="CSV/JSONL column holding the text (default: guessed, e.g. text)")
-    c.add_argument("--url", default=None, help="inference URL (default: from the server's state directory, else http://127.0.0.1:8080)")
-    c.add_argument("--key-file", default=None, help="TorchServe key_file.json (default: in the state directory)")
+    c.add_argument("--url", default=None, help="inference URL (default: $FEEDBACK_INFERENCE_URL, else from the server's state directory, else http://127.0.0.1:8080)")
+    c.add_argument("--key-file", default=None, help="TorchServe key_file.json (default: $FEEDBACK_KEY_FILE, else the one in the state directory)")
     c.add_argument("--timeout", type=positive_seconds, default=30.0, help="seconds per request (default: 30)")
