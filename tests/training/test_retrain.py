@@ -1,15 +1,18 @@
 """The retraining loop against a real TorchServe with tiny real fine-tunes.
 
-The server tests of this module share one server and run in file order: promotion (v2),
-refusal, rollback to v1 and restart. The gate's rules have their own table tests
-(test_gate.py); the promotion test widens the F1/recall tolerances so that it checks the
-loop, not the noise of a 480-item fine-tune.
+The server tests of this module share one server, and each one starts from a state it asks
+for and leaves the loop as it found it (v1 alone), so they pass alone and in any order:
+``at_v1`` is v1 served and recorded as the default with no corrections; ``at_v2`` adds a
+promoted v2 (the same weights under version 2, so no fine-tune is needed to get there). The
+gate's rules have their own table tests (test_gate.py); the promotion test widens the
+F1/recall tolerances so that it checks the loop, not the noise of a 480-item fine-tune.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +28,7 @@ from client.core.errors import FeedbackError
 from client.core.corrections import Correction, CorrectionsStore
 from training.retrain import merge_corrections, retrain_lock
 from client.core.api import ManagementClient
-from training.registry import record_default
+from training.registry import archive_name, record_default
 
 TINY_RETRAIN = ["--epochs", "3", "--max-length", "64", "--max-train-items", "480", "--learning-rate", "2e-4"]
 KIOSK = "[kiosk 7 relay] "
@@ -72,7 +75,7 @@ def test_lock_stops_a_second_retrain(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory, tiny_model, new_port_base):
+def loop(tmp_path_factory, tiny_model, start_server):
     """models/v1 + its archive as the recorded default, a server of its own, an empty store."""
     from training import serve
 
@@ -82,11 +85,52 @@ def loop(tmp_path_factory, tiny_model, new_port_base):
     shutil.copytree(tiny_model.out_dir, models / "v1")
     build_archive(ArchiveConfig(model=models / "v1", model_store=store, archive_format="zip-store"))
     record_default(store, "1")
-    config = ServeConfig(state_dir=state, port_base=new_port_base(), model_store=store, timeout=180)
-    inst = serve.start(config)
+    config, inst = start_server(lambda base: ServeConfig(state_dir=state, port_base=base, model_store=store, timeout=180))
     env = {"models": models, "store": store, "state": state, "db": root / "corrections.sqlite3", "config": config, "inst": inst}
     yield env
-    serve.stop(config)
+    serve.stop(env["config"])
+
+
+def reset_to_v1(loop) -> None:
+    """Back to what ``loop`` started with, whatever a test (or its failure) left behind."""
+    from training import serve
+
+    if not serve.status(loop["config"])["running"]:  # a restart test that failed half-way
+        loop["config"], loop["inst"] = start_server(lambda base: replace(loop["config"], port_base=base))
+    server = management(loop)
+    if "1" not in {v.version for v in server.versions()}:
+        server.register(archive_name(1))
+    server.set_default("1")
+    for version in {v.version for v in server.versions()} - {"1"}:
+        server.unregister(version)
+    for folder in loop["models"].iterdir():  # v2, v3..., rejected/, reports/ (files such as the retrain lock stay)
+        if folder.is_dir() and folder.name != "v1":
+            shutil.rmtree(folder)
+    for archive in loop["store"].glob("*.mar"):
+        if archive.name != archive_name(1):
+            archive.unlink()
+    record_default(loop["store"], "1")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(loop["db"]) + suffix).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def at_v1(loop):
+    reset_to_v1(loop)
+    yield loop
+    reset_to_v1(loop)
+
+
+@pytest.fixture
+def at_v2(at_v1, as_version):
+    """v2 promoted as a retrain leaves it: folder, archive, registered, default on the server and recorded."""
+    as_version(at_v1["models"] / "v1", at_v1["models"] / "v2", 2)
+    build_archive(ArchiveConfig(model=at_v1["models"] / "v2", model_store=at_v1["store"], archive_format="zip-store"))
+    server = management(at_v1)
+    server.register(archive_name(2))
+    server.set_default("2")
+    record_default(at_v1["store"], "2")
+    return at_v1
 
 
 def loop_args(loop, *extra):
@@ -108,6 +152,7 @@ def kiosk_texts() -> list:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("at_v1")
 def test_consistent_corrections_are_promoted_and_served_by_default(loop, capsys):
     store = CorrectionsStore(loop["db"])
     texts = kiosk_texts()
@@ -137,9 +182,11 @@ def test_consistent_corrections_are_promoted_and_served_by_default(loop, capsys)
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("at_v2")
 def test_harmful_corrections_are_refused_with_exit_3(loop, capsys):
     store = CorrectionsStore(loop["db"])
-    for e in [e for e in parts()["train"] if e.label == "bug"][:150]:
+    sabotage = [e for e in parts()["train"] if e.label == "bug"][:150]
+    for e in sabotage:
         store.add(Correction(e.text, "praise", "bug", "correction", agent="saboteur", source="single"))
     archives_before = sorted(p.name for p in loop["store"].glob("*.mar"))
     code = main(loop_args(loop))
@@ -150,12 +197,11 @@ def test_harmful_corrections_are_refused_with_exit_3(loop, capsys):
     assert client(loop).classify("is it still v2?").model_version == "2"
     assert sorted(p.name for p in loop["store"].glob("*.mar")) == archives_before
     assert not (loop["models"] / "v3").exists() and list((loop["models"] / "rejected").glob("v3-*"))
-    for c in store.all(pending_only=True):
-        if c.agent == "saboteur":
-            store.undo(c.id)
+    assert store.pending_count() == len(sabotage)  # refused: nothing consumed
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("at_v2")
 def test_dry_run_changes_nothing(loop, capsys):
     CorrectionsStore(loop["db"]).add(Correction("Where can I download my statements?", "question", agent="test"))
     snapshot = sorted(str(p) for p in loop["models"].rglob("*") if "reports" not in p.parts)
@@ -163,10 +209,12 @@ def test_dry_run_changes_nothing(loop, capsys):
     assert code == 0
     assert json.loads(capsys.readouterr().out)["dry_run"] is True
     assert sorted(str(p) for p in loop["models"].rglob("*") if "reports" not in p.parts) == snapshot
-    assert management(loop).default_version() == "2" and CorrectionsStore(loop["db"]).pending_count() == 2
+    assert management(loop).default_version() == "2" and CorrectionsStore(loop["db"]).pending_count() == 1
+    assert json.loads((loop["store"] / "default.json").read_text())["version"] == "2"
 
 
-def test_models_lists_every_version_and_rollback_survives_a_restart(loop, monkeypatch, capsys):
+@pytest.mark.usefixtures("at_v2")
+def test_models_lists_every_version_and_rollback_survives_a_restart(loop, start_server, monkeypatch, capsys):
     from training import serve
 
     monkeypatch.setenv("FEEDBACK_MODELS_DIR", str(loop["models"]))
@@ -180,7 +228,7 @@ def test_models_lists_every_version_and_rollback_survives_a_restart(loop, monkey
     assert json.loads(capsys.readouterr().out) == {"from": "2", "to": "1", "server_updated": True}
     assert client(loop).classify("after rollback").model_version == "1"
     serve.stop(loop["config"])
-    loop["inst"] = serve.start(loop["config"])
+    loop["config"], loop["inst"] = start_server(lambda base: replace(loop["config"], port_base=base))  # its ports may be taken meanwhile
     assert client(loop).classify("after restart").model_version == "1"
     assert main(["rollback", "--to", "2"]) == 0
     assert client(loop).classify("forward again").model_version == "2"
