@@ -65,7 +65,7 @@ def choose_archive(model_store: Path) -> str:
     return found[max(found)]
 
 
-def render_config(template: str, ports: Ports, model_store: Path, archive: str) -> str:
+def render_config(template: str, ports: Ports, model_store: Path, archive: str, key_minutes: int = 480) -> str:
     """The template with this instance's ports, absolute model store and restricted URLs.
 
     Workers and batching are not here: they travel in the archive's model-config YAML.
@@ -82,6 +82,7 @@ def render_config(template: str, ports: Ports, model_store: Path, archive: str) 
         "model_store": str(store),
         "allowed_urls": allowed.replace("\\", "\\\\"),
         "load_models": archive,
+        "token_expiration_min": str(key_minutes),
     }
     out = []
     for line in template.splitlines():
@@ -133,6 +134,12 @@ def _env(state: Path) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
     )
+    # TEMP becomes the frontend's java.io.tmpdir, where it puts the workers' Unix sockets
+    # (.ts.sock.9000, .9001... in every instance): under /tmp, two instances share the names
+    # and a restarting worker can be wired to the other instance. Unless the path would be
+    # too long for a Unix socket (107 bytes).
+    if len(str(tmp.resolve())) <= 80:
+        env["TEMP"] = str(tmp.resolve())
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     return env
@@ -178,7 +185,7 @@ def start(config: ServeConfig) -> dict:
     for name, port in ports.__dict__.items():
         if not _wait_port_free(port, seconds=5):
             raise ServerError(f"port {port} ({name}) is already in use", "stop what uses it, or pass --port-base with another value")
-    (state / "config.properties").write_text(render_config(paths.config_template().read_text(encoding="utf-8"), ports, config.model_store, archive), encoding="utf-8")
+    (state / "config.properties").write_text(render_config(paths.config_template().read_text(encoding="utf-8"), ports, config.model_store, archive, config.key_minutes), encoding="utf-8")
     command = [str(Path(sys.executable).with_name("torchserve")), "--start", "--ncs", "--ts-config", str(state / "config.properties"), "--model-store", str(config.model_store.resolve())]
     logger.info("starting TorchServe with %s", archive)
     (state / "logs").mkdir(exist_ok=True)

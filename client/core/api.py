@@ -3,15 +3,19 @@
 No Qt here: ``feedback classify``, the retraining command and the desktop app all use
 it. Every call has a timeout. Connection errors and 503 are retried with back-off; a key
 refused with ``InvalidKeyException`` (TorchServe 0.12 answers 400, not 401) makes the
-session re-read the key file once, because ``serve start`` writes new keys every time.
+session re-read the key file once, because ``serve start`` writes new keys every time;
+a key that expired (``token_expiration_min``) is renewed through TorchServe's token API,
+before it expires or when it is refused.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAME = "feedback-classifier"
 START_HINT = "start it with `feedback serve start`, or check the server URL in the settings"
+# One renewal at a time in this process: two threads renewing at once would each make the
+# other's fresh key stale.
+_RENEWAL_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -72,12 +79,51 @@ class Session:
     retries: int = 3
     backoff: float = 0.5
     on_request: Callable[[dict[str, Any]], None] | None = None
+    renew_url: str | None = None
+    renew_margin: float = 60.0
     _http: requests.Session = field(default_factory=requests.Session, repr=False)
     _key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self._key = read_key(self.key_file, self.key_kind)
+        if self.renew_url is None:
+            self.renew_url = instance.renewal_url(self.key_file)
+
+    def _expires_soon(self) -> bool:
+        expiry = instance.key_expiry(self.key_file, self.key_kind)
+        return expiry is not None and (expiry - datetime.now(timezone.utc)).total_seconds() < self.renew_margin
+
+    def renew_key(self) -> bool:
+        """Get a fresh key of this session's kind before the old one expires (or after it did).
+
+        TorchServe's keys expire after ``token_expiration_min`` and re-reading the key file
+        returns the same expired key, so the session asks TorchServe's token API (on the
+        management port, authorised by the never-expiring ``API`` key of the same file) to
+        issue a new one; TorchServe rewrites ``key_file.json`` itself. Another process may
+        have renewed it already: then the file holds a newer, unexpired key and we take it.
+        False when renewal is impossible (no key file, no API key, or a remote server).
+        """
+        with _RENEWAL_LOCK:
+            current = read_key(self.key_file, self.key_kind)
+            if current and current != self._key and not self._expires_soon():
+                self._key = current
+                return True
+            api_key = read_key(self.key_file, "API")
+            if not api_key or not self.renew_url:
+                return False
+            try:
+                response = self._http.request(
+                    "POST", f"{self.renew_url.rstrip('/')}/token", params={"type": self.key_kind}, headers={"Authorization": f"Bearer {api_key}"}, timeout=self.timeout
+                )
+            except requests.RequestException:
+                return False
+            if response.status_code != 200:
+                logger.warning("renewing the %s key failed (%s)", self.key_kind, response.status_code)
+                return False
+            self._key = read_key(self.key_file, self.key_kind)
+            logger.info("renewed the %s key", self.key_kind)
+            return True
 
     def request(self, method: str, path: str, items: int = 0, **kwargs: Any) -> requests.Response:
         url = f"{self.base_url}{path}"
@@ -86,6 +132,8 @@ class Session:
         # Taken out once, outside the loop: every retry must resend the same headers
         # (Content-Type included) with the current key.
         extra_headers = dict(kwargs.pop("headers", None) or {})
+        if self._expires_soon():
+            self.renew_key()
         while True:
             headers = dict(extra_headers)
             if self._key:
@@ -104,15 +152,19 @@ class Session:
                 self._log(method, path, items, started, "timeout")
                 raise ServerDownError(f"TorchServe at {self.base_url} did not answer within {self.timeout:g} s", "try again, or raise the timeout in the settings") from exc
             self._log(method, path, items, started, str(response.status_code))
-            if response.status_code == 503 and attempt < self.retries:
+            if _is_transient(response) and attempt < self.retries:
                 attempt += 1
                 time.sleep(self.backoff * 2 ** (attempt - 1))
                 continue
             if _is_key_refusal(response):
+                # Once per request: a restarted server wrote a new key file (re-read it), or
+                # the key expired (the file still holds it: renew through the token API).
                 if not reread:
                     reread = True
+                    stale = self._key
                     self._key = read_key(self.key_file, self.key_kind)
-                    continue
+                    if self._key != stale or self.renew_key():
+                        continue
                 raise KeyRefusedError(
                     f"TorchServe refused the {self.key_kind} key (InvalidKeyException)",
                     f"check the key file ({self.key_file or 'not set'}); `feedback serve start` writes a new one on every start",
@@ -128,6 +180,12 @@ class Session:
 
 def _is_key_refusal(response: requests.Response) -> bool:
     return response.status_code in (400, 401) and "InvalidKeyException" in response.text
+
+
+def _is_transient(response: requests.Response) -> bool:
+    """503 (queue full: designed back-pressure) or a worker that died mid-request (TorchServe
+    answers 500 or 507 "Worker died." and restarts it): classifying is idempotent, so retry."""
+    return response.status_code == 503 or (response.status_code >= 500 and "Worker died" in response.text)
 
 
 def error_message(response: requests.Response) -> str:

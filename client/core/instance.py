@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +80,50 @@ def server_urls(state_dir: Path | None = None) -> dict[str, str]:
     return urls
 
 
-def read_key(key_file: Path | None, kind: str) -> str | None:
-    """The ``inference``, ``management`` or ``API`` key from TorchServe's key_file.json, if readable."""
+def _key_entry(key_file: Path | None, kind: str) -> dict[str, Any]:
     if key_file is None or not Path(key_file).exists():
-        return None
+        return {}
     try:
         data = json.loads(Path(key_file).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         logger.warning("key file %s is unreadable", key_file)
-        return None
+        return {}
     entry = data.get(kind) if isinstance(data, dict) else None
-    return entry.get("key") if isinstance(entry, dict) else None
+    return entry if isinstance(entry, dict) else {}
+
+
+def read_key(key_file: Path | None, kind: str) -> str | None:
+    """The ``inference``, ``management`` or ``API`` key from TorchServe's key_file.json, if readable."""
+    key = _key_entry(key_file, kind).get("key")
+    return key if isinstance(key, str) else None
+
+
+def key_expiry(key_file: Path | None, kind: str) -> datetime | None:
+    """When the key expires (TorchServe writes ``expiration time`` in UTC); None if unknown.
+
+    The API key has no expiry: it is the one that renews the other two.
+    """
+    stamp = _key_entry(key_file, kind).get("expiration time")
+    if not isinstance(stamp, str):
+        return None
+    # TorchServe writes nanoseconds ("...:40.987605277Z"); Python parses at most microseconds.
+    head, dot, rest = stamp.rstrip("Z").partition(".")
+    try:
+        when = datetime.fromisoformat(head + (dot + rest[:6] if dot else ""))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc)
+
+
+def renewal_url(key_file: Path | None) -> str | None:
+    """The management URL whose token API renews the keys of ``key_file``.
+
+    Keys are written into the instance's state directory beside ``instance.json``, so the
+    instance that owns a key file is the one recorded next to it; None for a key file of
+    a server we did not start (a remote one), whose keys we cannot renew.
+    """
+    if key_file is None:
+        return None
+    inst = read_instance(Path(key_file).parent) or {}
+    url = inst.get("urls", {}).get("management")
+    return url if isinstance(url, str) else None
