@@ -1,8 +1,9 @@
 """Batch mode without widgets: open a file, classify it in the background, cancel, resume, export.
 
 The run's state (``BatchRun``) is only changed on the GUI thread, from queued progress
-signals; the worker thread only talks to the server. A run stopped by the server keeps
-every finished chunk and ``resume()`` sends the rest, from the first unfinished row.
+signals; the worker thread only talks to the server (``classify_chunks``, several requests
+in flight, answers in any order). A run stopped by the server keeps every answered chunk
+and ``resume()`` sends exactly the unfinished rows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from client.core.api import InferenceClient
 from client.core.batch import BatchResult, BatchRun, export_results, load_file
+from client.core.classify import classify_chunks
 from client.ui.results_model import CONFIDENCE, ResultsFilter, ResultsTableModel
 from client.ui.review_order import ReviewOrder
 from client.ui.services import Services
@@ -31,9 +33,8 @@ IDLE, LOADING, RUNNING, CANCELLED, INTERRUPTED, FINISHED = "idle", "loading", "r
 
 
 def classify_pending(worker: Worker, client: InferenceClient, items: list[tuple[int, str]]) -> int:
-    """Runs on a pool thread: each chunk's answers go to the GUI thread as they come."""
-    done = client.classify_many(items, progress=lambda _done, chunk: worker.report(chunk), cancelled=worker.is_cancelled)
-    return len(done)
+    """Runs on a pool thread: each chunk's (row indices, answers) go to the GUI thread as they come."""
+    return classify_chunks(client, items, lambda indices, answers: worker.report((indices, answers)), cancelled=worker.is_cancelled)
 
 
 class BatchController(QObject):
@@ -109,7 +110,7 @@ class BatchController(QObject):
         worker = Worker.stepped(classify_pending, self.services.inference(), items)
         self._worker = worker.on(returned=self._ended, errored=self._stopped, progress=self._chunk_done)
         self._set_state(RUNNING)
-        logger.info("batch of %d items started at row %d", len(items), self.run.done)
+        logger.info("batch of %d items started, %d rows finished before", len(items), self.run.done)
         self.services.pool.start(worker)
         return worker
 
@@ -123,10 +124,11 @@ class BatchController(QObject):
         """Signals of a worker that was replaced (a new file, a resume) are ignored."""
         return self.sender() is not None and self._worker is not None and self.sender() is self._worker.signals
 
-    def _chunk_done(self, chunk: list) -> None:
+    def _chunk_done(self, answered: tuple[list[int], list]) -> None:
         if not self._current() or self.run is None:
             return
-        added = self.run.add(chunk)
+        indices, chunk = answered
+        added = self.run.add(chunk, indices)
         self.model.add_results(added)
         self.queue_model.add_results([r for r in added if r.flagged])
         self.services.count_predictions([r.prediction for r in added], [r.flagged for r in added])
@@ -148,7 +150,7 @@ class BatchController(QObject):
         if not self._current():
             return
         self._worker = None
-        logger.warning("batch interrupted at row %d: %s", self.run.done if self.run else 0, getattr(exc, "message", exc))
+        logger.warning("batch interrupted with %d rows finished: %s", self.run.done if self.run else 0, getattr(exc, "message", exc))
         self._set_state(INTERRUPTED)
         emit(self.interrupted, exc)
         self.services.report_failure(exc)
