@@ -60,8 +60,10 @@ class Parsed:
 
 
 def _decode(raw: bytes | bytearray) -> str:
+    """UTF-8, with a leading byte-order mark dropped (Windows tools write one, and JSON
+    refuses it)."""
     try:
-        return bytes(raw).decode("utf-8")
+        return bytes(raw).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RequestError(f"the body is not valid UTF-8 (byte {exc.start}); send UTF-8 text") from None
 
@@ -522,9 +524,15 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         temperature = float(self.setup["temperature"])
         responses: list[Any] = []
         metrics = self.context.metrics
+        # One HTTP request per row, except behind a request envelope (KServe's v1 "instances"
+        # become several rows of one request): a status for a row that is not a request of
+        # its own would raise in TorchServe and fail the whole batch, so such a row gets
+        # only its error entry.
+        requests_sent = len(getattr(self.context, "request_ids", None) or {})
         for idx, request in enumerate(parsed):
             if request.error:
-                self.context.set_response_status(400, request.error, idx)
+                if idx < requests_sent:
+                    self.context.set_response_status(400, request.error, idx)
                 responses.append({"error": request.error})
                 logger.info("request %d refused: %s", idx, request.error)
                 continue

@@ -1,9 +1,10 @@
 """The one HTTP client for TorchServe: key header, timeouts, retries, typed results.
 
 No Qt here: ``feedback classify``, the retraining command and the desktop app all use
-it. Every call has a timeout. Connection errors and 503 are retried with back-off; a key
-refused with ``InvalidKeyException`` (TorchServe 0.12 answers 400, not 401) makes the
-session re-read the key file once, because ``serve start`` writes new keys every time;
+it. Every call has a timeout. Connection errors, 503 (a full queue) and "Worker died" are
+retried with jittered back-off; a key refused with ``InvalidKeyException`` (TorchServe 0.12
+answers 400, not 401) makes the session re-read the key file once, because ``serve start``
+writes new keys every time;
 a key that expired (``token_expiration_min``) is renewed through TorchServe's token API,
 before it expires or when it is refused.
 """
@@ -11,6 +12,7 @@ before it expires or when it is refused.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -90,6 +92,11 @@ class Session:
         if self.renew_url is None:
             self.renew_url = instance.renewal_url(self.key_file)
 
+    def _pause(self, attempt: int) -> float:
+        """Exponential back-off with jitter: clients refused by a full queue at the same moment
+        must not all come back at the same moment (they would fill it again)."""
+        return self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
+
     def _expires_soon(self) -> bool:
         expiry = instance.key_expiry(self.key_file, self.key_kind)
         return expiry is not None and (expiry - datetime.now(timezone.utc)).total_seconds() < self.renew_margin
@@ -145,7 +152,7 @@ class Session:
                 self._log(method, path, items, started, "connection refused")
                 if attempt < self.retries:
                     attempt += 1
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    time.sleep(self._pause(attempt))
                     continue
                 raise ServerDownError(f"TorchServe is not reachable at {self.base_url}", START_HINT) from exc
             except requests.Timeout as exc:
@@ -154,7 +161,7 @@ class Session:
             self._log(method, path, items, started, str(response.status_code))
             if _is_transient(response) and attempt < self.retries:
                 attempt += 1
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                time.sleep(self._pause(attempt))
                 continue
             if _is_key_refusal(response):
                 # Once per request: a restarted server wrote a new key file (re-read it), or

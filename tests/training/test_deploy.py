@@ -174,6 +174,16 @@ def test_kserve_layout_serves_a_v1_prediction_with_per_item_errors(kserve_server
 
 
 @pytest.mark.server
+def test_a_bad_instance_among_good_ones_gets_its_own_error(kserve_server) -> None:
+    """KServe's envelope turns instances into rows of one request: a bad row must not fail the rest."""
+    body = {"instances": [{"data": {"text": "Please add a dark mode"}}, {"data": 7}, {"data": {"text": "The export crashes"}}]}
+    response = requests.post(f"{kserve_server['url']}/v1/models/feedback-classifier:predict", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    first, bad, last = response.json()["predictions"]
+    assert first["label"] and last["label"] and set(bad) == {"error"}
+
+
+@pytest.mark.server
 def test_readiness_check_fails_where_no_model_is_served(kserve_server, tmp_path) -> None:
     missing = subprocess.run([*READY, "--url", kserve_server["url"], "--model", "no-such-model", "--key-file", str(tmp_path / "k.json")], capture_output=True, text=True)
     assert missing.returncode == 1 and "not ready" in missing.stderr
