@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -86,7 +87,9 @@ def build_archive(config: ArchiveConfig) -> Path:
             "--force",
         ]
         logger.info("archiving %s as version %s (%s)", model_dir, version, config.archive_format)
-        result = subprocess.run(command, capture_output=True, text=True)
+        # The archiver stages the files in $TMPDIR/<model name>, the same folder for every
+        # build on the machine: two builds at once (two test sessions) would empty each other's.
+        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
         if result.returncode != 0:
             raise ModelError(f"torch-model-archiver failed: {result.stderr.strip()[-500:]}", "check that the model folder is complete")
         produced = next(export.iterdir())
