@@ -49,10 +49,18 @@ class MergeResult:
 
     @property
     def replaced_texts(self) -> frozenset[str]:
-        return frozenset(normalise(e.text) for e in self.train + self.heldout)
+        return frozenset(correction_key(e.text) for e in self.train + self.heldout)
 
     def corrections_hash(self) -> str:
         return data_hash(sorted(self.train + self.heldout, key=lambda e: e.id))
+
+
+def correction_key(text: str) -> str:
+    """What corrections are matched on: the normalised words of the text or, for a text
+    with no a-z word at all (Cyrillic, Chinese, only emoji), the text itself case-folded
+    with its spaces collapsed. ``normalise`` alone gives those texts an empty key, and
+    the merge skipped them silently: never trained on, never excluded as test texts."""
+    return normalise(text) or " ".join(text.casefold().split())
 
 
 def in_heldout(text_key: str, fraction: float) -> bool:
@@ -66,17 +74,17 @@ def merge_corrections(
 ) -> MergeResult:
     """De-duplicate on normalised text (latest wins), drop test-split texts, hold some out.
 
-    ``corrections`` are (source name, correction) pairs. Pending corrections are split by a
-    hash of their text, so the same text is always held out or always trained on; those
-    that a previous version consumed always go to training.
+    ``corrections`` are (source name, correction) pairs; ``test_texts`` the test split's
+    texts (as written or already normalised: both match through ``correction_key``).
+    Pending corrections are split by a hash of their text, so the same text is always held
+    out or always trained on; those that a previous version consumed always go to training.
     """
     latest: dict[str, tuple[str, Correction]] = {}
     labels_seen: dict[str, set[str]] = {}
     duplicates = 0
+    test_keys = {correction_key(t) for t in test_texts}
     for source, c in sorted(corrections, key=lambda sc: (sc[1].created_at or "", sc[1].id or 0)):
-        key = normalise(c.text)
-        if not key:
-            continue
+        key = correction_key(c.text)
         if key in latest:
             duplicates += 1
         latest[key] = (source, c)
@@ -85,7 +93,7 @@ def merge_corrections(
     train, heldout, excluded = [], [], 0
     used: list[tuple[str, int]] = []
     for key, (source, c) in latest.items():
-        if key in test_texts:
+        if key in test_keys:
             excluded += 1
             continue
         example = Example(id=f"correction:{Path(source).name}:{c.id}", text=c.text, label=c.final_label, source="correction")
@@ -198,7 +206,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
     parts = split_examples(load_examples(config.data), load_splits(config.splits))
     test = parts["test"]
     corrections = load_all_corrections(config.corrections)
-    merged = merge_corrections(corrections, {normalise(e.text) for e in test}, config.heldout_fraction)
+    merged = merge_corrections(corrections, {e.text for e in test}, config.heldout_fraction)
     if not merged.train and not merged.heldout:
         raise FeedbackError("no usable corrections to retrain on", "correct some predictions in the app first, or pass --corrections PATH")
     logger.info(
