@@ -9,7 +9,6 @@ the *set* of finished rows: a run interrupted by the server keeps what it finish
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -20,16 +19,13 @@ from client.core.stats import SessionStats, needs_review
 from client.core.classify import result_record
 from client.core.errors import DataError
 from client.core.corrections import Correction
-from client.core.records import ReadResult, Row, RowError, detect_format, read_records, write_records
+from client.core.records import ReadResult, Row, RowError, detect_format, read_header, read_records, write_records
 
 
 def csv_header(path: Path) -> list[str]:
-    """The first non-empty row of a CSV file, for choosing the text column by hand."""
-    with Path(path).open(encoding="utf-8-sig", errors="replace", newline="") as fh:
-        for record in csv.reader(fh):
-            if any(cell.strip() for cell in record):
-                return record
-    return []
+    """The column names of a CSV or Excel file (its encoding and separator detected as for
+    its rows), for choosing the text column by hand."""
+    return read_header(path)
 
 
 def load_file(path: Path, text_column: str | None = None, id_column: str | None = None) -> ReadResult:
@@ -40,7 +36,7 @@ def load_file(path: Path, text_column: str | None = None, id_column: str | None 
     try:
         return read_records(path, text_column=text_column, id_column=id_column)
     except DataError:
-        if text_column is None and detect_format(path) == "csv":
+        if text_column is None and detect_format(path) in ("csv", "xlsx"):
             header = csv_header(path)
             if header:
                 return ReadResult([], [], header, None, None)

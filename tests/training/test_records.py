@@ -18,7 +18,7 @@ def test_csv_with_bad_rows_keeps_the_good_ones(tmp_path):
         b"1,email,The invoice PDF is blank\n"
         b"2,chat,\n"
         b'3,chat,"He said ""hi"" and left"\n'
-        b"4,email,caf\xe9 is broken\n"
+        b"4,email,caf\xc3\xa9 \xe9 is broken\n"  # UTF-8 (the \xc3\xa9 says so) with one bad byte
         b'5,chat,"unterminated quote, then junk"x\n'
         b"6,email,too,many,columns\n"
         b'7,chat,"multi\nline text"\n'
@@ -53,7 +53,7 @@ def test_unknown_csv_column_and_type_give_clear_errors(tmp_path):
         read_records(path)
     assert "a, b" in info.value.hint
     with pytest.raises(DataError, match="unsupported file type"):
-        read_records(tmp_path / "x.xlsx")
+        read_records(tmp_path / "x.docx")
 
 
 def test_write_records_round_trip(tmp_path):
