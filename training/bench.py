@@ -146,7 +146,12 @@ def summarise(figures: dict[str, Any], batch_size: int) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any]) -> str:
     """The figures as a Markdown table (what docs/PERFORMANCE.md shows)."""
-    rows = [("peak fp32 matmul", f"{result['peak_matmul_gflops']:.0f} GFLOP/s ({result['machine']['threads']} threads)")]
+    m = result["machine"]
+    rows = [
+        ("machine", f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, load average {m['load_average_1m']} at the start, {m.get('load_average_1m_end', '?')} at the end"),
+        ("model, texts", f"{result['model']} (v{result['version']}, {result['runtime']} on the server), {result['n_texts']} texts of {result['texts']}, {result['mean_tokens_per_text']} tokens on average"),
+        ("peak fp32 matmul", f"{result['peak_matmul_gflops']:.0f} GFLOP/s ({m['threads']} threads)"),
+    ]
     for b in result["inprocess_items_per_s"]:
         rows.append((f"in-process fp32 {b}", f"{result['inprocess_items_per_s'][b]:.1f} items/s, FLOP utilization {result['flop_utilization'][b]:.2f}"))
     rows.append(("in-process fp32 b32, all texts sorted by length", f"{result['inprocess_sorted_b32_items_per_s']:.1f} items/s"))
@@ -479,4 +484,5 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
     result.update(summarise(result, batch_size))
     result["not_recorded"] = [key for key in ("train_samples_per_s", "train_peak_rss_mb") if result[key] is None]
+    result["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)  # others' work depresses every figure
     return result
