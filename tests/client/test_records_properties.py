@@ -357,3 +357,14 @@ def test_xlsx_without_openpyxl_says_how_to_install_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "sheet.xlsx")], cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
     lines = out.stdout.splitlines()
     assert len(lines) == 2 and all("need openpyxl" in line and "pip install openpyxl" in line for line in lines)
+
+
+def test_export_writes_what_utf8_cannot_hold_as_escapes(tmp_path):
+    """A lone surrogate in a column (a JSONL input can carry one) made the export raise."""
+    records = [{"id": "1", "text": "fine", "channel": "\ud800 lone"}]
+    expected = {"out.csv": "\\ud800 lone", "out.jsonl": "\ud800 lone", "out.xlsx": "\\ud800 lone"}
+    for name, channel in expected.items():
+        if name.endswith(".xlsx"):
+            pytest.importorskip("openpyxl")
+        back = read_records(write_records(tmp_path / name, records))
+        assert back.rows[0].fields["channel"] == channel and back.rows[0].text == "fine"

@@ -10,8 +10,8 @@ every item that parses gets a made-up probability vector. The property is that n
 raises, every request gets either a one-line error or one answer per item, and every
 answer can be sent back to the client as strict JSON.
 
-The nastiest inputs found here also run against the real server in
-``test_hostile_requests.py``.
+The nastiest inputs found here also run against the real server (the last test): never a
+5xx, and the same worker processes still READY afterwards.
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ from __future__ import annotations
 import io
 import json
 import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -285,3 +289,75 @@ def test_parse_request_on_already_decoded_values_of_any_type(row, content_type):
     parsed = parse_request(row, content_type)
     assert_well_formed(parsed, {"error": parsed.error} if parsed.error else [build_error(i) if i.error else {"text": len(i.text)} for i in parsed.items])
 
+
+
+# What broke the handler or the worker before the fixes the properties above led to, and
+# the largest inputs a client can send, each with the status and message it must get.
+NASTIEST = [
+    ("deep array", "application/json", _deep(100_000, "[", "]").encode(), 400, "nested too deeply"),
+    ("id nested 980 deep", "application/json", ('{"items": [{"id": ' + _deep(980, "[", "]") + ', "text": "hello"}, {"id": 2, "text": "fine"}]}').encode(), 200, "id must be"),
+    ("5000-digit id", "application/json", ('{"id": ' + "9" * 5000 + ', "text": "hello"}').encode(), 400, "number too long"),
+    ("lone surrogates", "application/json", b'{"texts": ["fine", "\\ud800 lone", "\\udfff"]}', 200, "lone surrogate"),
+    ("NaN and Infinity ids", "application/json", b'{"items": [{"id": NaN, "text": "a"}, {"id": Infinity, "text": "b"}, {"id": 3, "text": "c"}]}', 200, "finite number"),
+    ("1 MB of control characters", "text/plain", ("\x00\x1b\u202e\u2028" * 250_000).encode(), 200, None),
+    ("5000 items", "application/json", json.dumps({"texts": ["x"] * 5000}).encode(), 400, "too many items"),
+    ("byte-order mark", "application/json; charset=utf-8", "\ufeff{\"text\": \"after a BOM\"}".encode(), 200, None),
+    ("random bytes", "application/octet-stream", bytes(range(256)) * 64, 400, "not valid UTF-8"),
+    ("a PNG", "image/png", b"\x89PNG\r\n\x1a\n" + bytes(1000), 400, "not valid UTF-8"),
+    ("NUL escapes", "application/json", json.dumps({"text": "\x00" * 10_000 + "crash"}).encode(), 200, None),
+    ("wrong types", "application/json", b'{"items": [1, null, {"text": {"a": 1}}, {"text": ["x"]}, {"id": 4}]}', 200, "must be"),
+]
+
+
+def _strict_json(text: str):
+    return json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
+
+
+def _ready_workers(api_url: str, auth: dict, seconds: float = 180) -> list[int]:
+    """The worker pids once every worker is READY (a worker may still be starting or
+    scaling when the test begins)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        describe = requests.get(f"{api_url}/models/feedback-classifier", headers=auth, timeout=30).json()[0]
+        workers = describe["workers"]
+        if workers and all(worker["status"] == "READY" for worker in workers):
+            return sorted(worker["pid"] for worker in workers)
+        assert time.monotonic() < deadline, f"workers not READY: {workers}"
+        time.sleep(1)
+
+
+def test_nastiest_requests_against_the_real_server(server):
+    """Sent concurrently with good requests (so they share inference batches): each gets its
+    own 200 or 400 with a message, never a 5xx, and no worker dies on the way."""
+    from client.core.instance import read_key
+
+    key_file = Path(server["key_file"])
+    urls = server["urls"]
+    auth = {"Authorization": f"Bearer {read_key(key_file, 'inference')}"}
+    mauth = {"Authorization": f"Bearer {read_key(key_file, 'management')}"}
+    url = f"{urls['inference']}/predictions/feedback-classifier"
+    before = _ready_workers(urls["management"], mauth)
+
+    good = [(f"good {i}", "text/plain", f"The invoice page crashes when I click export ({i})".encode(), 200, None) for i in range(len(NASTIEST))]
+    cases = [case for pair in zip(NASTIEST, good) for case in pair]
+
+    def send(case):
+        _name, ctype, body, _status, _fragment = case
+        return requests.post(url, data=body, headers={**auth, "Content-Type": ctype}, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(send, cases))
+    for (name, _ctype, _body, status, fragment), reply in zip(cases, replies):
+        assert reply.status_code == status, (name, reply.status_code, reply.text[:300])
+        body = _strict_json(reply.text)
+        if status == 400:
+            assert fragment in body["error"] and "\n" not in body["error"], (name, body)
+            continue
+        answers = body if isinstance(body, list) else [body]
+        assert all(("error" in a) or a["label"] in LABELS for a in answers), name
+        if fragment is not None:
+            assert any(fragment in a.get("error", "") for a in answers), (name, answers)
+            assert any("label" in a for a in answers) or name == "wrong types", name
+    assert _ready_workers(urls["management"], mauth) == before, "a worker died and was restarted"
+    after = requests.post(url, data=b"Please add an export to PDF", headers={**auth, "Content-Type": "text/plain"}, timeout=60)
+    assert after.status_code == 200 and after.json()["label"] in LABELS
