@@ -75,8 +75,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def _item(value: Any, item_id: Any = None, has_id: bool = False) -> Item:
     """One text to classify, or the reason it cannot be (a fixed sentence: no customer text).
 
-    Ids are echoed back, so only JSON scalars are taken: a nested id can be deep enough
-    to parse and too deep for TorchServe to serialise, which kills the worker. Lone
+    Ids are echoed back, so only JSON scalars are taken: TorchServe serialises answers
+    outside any ``try`` in the worker process, so a nested id is echoed within a few
+    frames of the recursion limit (985 levels came back on 0.12; the limit is ~990), and
+    NaN or Infinity would come back as non-standard JSON. Lone
     surrogates (a JSON ``"\\ud800"`` escape) make the tokenizer raise, which would fail
     every request of the batch."""
     if has_id and not _is_scalar_id(item_id):

@@ -163,6 +163,7 @@ def through_torchserve(requests: list[tuple[list[dict], dict[str, str]]]) -> tup
     request_headers, input_batch, req_id_map = Service.retrieve_data_for_inference(batch)
     context = Context("feedback-classifier", "/nonexistent", {}, len(batch), None, "0.12.0")
     context.request_processor = request_headers
+    context.request_ids = req_id_map
     handler = FeedbackHandler()
     handler.context = context
     handler.max_items = DEFAULT_MAX_ITEMS
