@@ -43,25 +43,13 @@ SAMPLE_SECONDS = 0.5
 
 def free_port_base() -> int:
     """A base whose five derived ports are free, below the kernel's ephemeral range."""
-    low = 32768
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
+    low = serve.ephemeral_ports().start
     for base in range(low - 1000, 12000, -97):  # deterministic candidates, top down
         ports = serve.Ports.from_base(base).__dict__.values()
-        if all(_free(port) for port in ports):
+        if all(serve.port_free(port) for port in ports):
             return base
     raise SystemExit("no free loopback ports below the ephemeral range; pass --port-base")
 
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def server_rss_kb(config: ServeConfig) -> tuple[int, int, int]:

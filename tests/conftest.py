@@ -188,19 +188,6 @@ def model_store(session_root: Path, tiny_model) -> Path:
     return store
 
 
-def ephemeral_ports() -> range:
-    """The kernel's ephemeral range: where it picks the local ports of outgoing connections.
-
-    A port chosen there can be taken between our check and the server's bind by any
-    connection the machine opens (our own clients included), so test ports stay outside it.
-    """
-    try:
-        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    except (OSError, ValueError):
-        low, high = 32768, 60999  # Linux's default
-    return range(low, high + 1)
-
-
 # Bases are drawn from the pid and this counter, not from ``random``: pytest-randomly reseeds
 # ``random`` for every test, so every test would probe the same ports, and two test sessions
 # on one machine would too.
@@ -210,7 +197,7 @@ _LOWEST_PORT = 10_000  # above the well-known and most registered service ports
 
 def port_base_candidates() -> Iterator[int]:
     """Port bases whose five ports (``Ports.from_base``) all lie outside the ephemeral range."""
-    from training.serve import Ports
+    from training.serve import Ports, ephemeral_ports
 
     ephemeral = ephemeral_ports()
     span = 65_000 - _LOWEST_PORT  # ServeConfig's highest base
@@ -222,22 +209,13 @@ def port_base_candidates() -> Iterator[int]:
             yield base
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port_base() -> int:
     """A base whose five derived ports are free now (another process may still take one first:
     ``start_server`` retries that case)."""
-    from training.serve import Ports
+    from training.serve import Ports, port_free
 
     for base, _ in zip(port_base_candidates(), range(200)):
-        if all(_bindable(port) for port in Ports.from_base(base).__dict__.values()):
+        if all(port_free(port) for port in Ports.from_base(base).__dict__.values()):
             return base
     raise RuntimeError("no free ports found outside the ephemeral range")
 

@@ -327,26 +327,14 @@ def worker_rss_mb(frontend_pid: int) -> list[float]:
 def free_port_base(attempts: int = 200) -> int:
     """A port base whose five TorchServe ports (``Ports.from_base``) are free now, below the
     kernel's ephemeral range (where outgoing connections take their local ports)."""
-    from training.serve import Ports
+    from training.serve import Ports, ephemeral_ports, port_free
 
-    try:
-        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral_low = 32768
+    ephemeral_low = ephemeral_ports().start
     for _ in range(attempts):
         base = random.randrange(11_000, ephemeral_low - 3)
-        if all(_bindable(port) for port in Ports.from_base(base).__dict__.values()):
+        if all(port_free(port) for port in Ports.from_base(base).__dict__.values()):
             return base
     raise ServerError("no free ports found for the bench's own TorchServe", "stop other servers, or try again")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @contextmanager

@@ -25,6 +25,7 @@ import yaml
 
 from client.core.errors import ModelError
 from training import paths
+from training.properties import read_properties, set_properties  # noqa: F401 (part of this module's API)
 from training.config import ArchiveConfig, DeployConfig
 from training.registry import archive_version
 
@@ -65,23 +66,6 @@ def read_archive(path: Path) -> ArchiveInfo:
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ModelError(f"{path}: unreadable archive ({exc})", "rebuild it with `feedback archive --force`") from exc
     return ArchiveInfo(path, str(manifest["modelName"]), str(manifest["modelVersion"]), model_config or {})
-
-
-def set_properties(text: str, values: dict[str, str]) -> str:
-    """``text`` (a config.properties) with ``key=value`` set for each key; missing keys appended."""
-    todo = dict(values)
-    out = []
-    for line in text.splitlines():
-        key = line.split("=", 1)[0].strip()
-        if not line.lstrip().startswith("#") and "=" in line and key in todo:
-            line = f"{key}={todo.pop(key)}"
-        out.append(line)
-    out += [f"{key}={value}" for key, value in todo.items()]
-    return "\n".join(out) + "\n"
-
-
-def read_properties(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#"))
 
 
 def model_snapshot(info: ArchiveInfo) -> str:

@@ -25,6 +25,7 @@ from client.core.errors import ServerDownError, ServerError
 from client.core.instance import read_key
 from training import paths
 from training.config import ServeConfig
+from training.properties import set_properties
 from training.registry import archive_name, archived_versions, recorded_default
 
 logger = logging.getLogger(__name__)
@@ -84,17 +85,24 @@ def render_config(template: str, ports: Ports, model_store: Path, archive: str, 
         "load_models": archive,
         "token_expiration_min": str(key_minutes),
     }
-    out = []
-    for line in template.splitlines():
-        key = line.split("=", 1)[0].strip()
-        if not line.lstrip().startswith("#") and "=" in line and key in values:
-            line = f"{key}={values.pop(key)}"
-        out.append(line)
-    out += [f"{k}={v}" for k, v in values.items()]
-    return "\n".join(out) + "\n"
+    return set_properties(template, values)
 
 
-def _port_free(port: int) -> bool:
+def ephemeral_ports() -> range:
+    """The kernel's ephemeral range: where it picks the local ports of outgoing connections.
+
+    A port chosen there can be taken between our check and the server's bind by any
+    connection the machine opens (our own clients included), so test ports stay outside it.
+    """
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
+def port_free(port: int) -> bool:
+    """Whether a server could bind ``port`` on loopback now (another process may take it next)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -107,7 +115,7 @@ def _port_free(port: int) -> bool:
 def _wait_port_free(port: int, seconds: float) -> bool:
     """A just-stopped server can hold its port for a moment; wait briefly before giving up."""
     deadline = time.monotonic() + seconds
-    while not _port_free(port):
+    while not port_free(port):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.25)
