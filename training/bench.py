@@ -22,7 +22,6 @@ import platform
 import random
 import re
 import shutil
-import socket
 import statistics
 import tempfile
 import threading
