@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class CorrectionsService(QObject):
     pending_changed = Signal(int)  # how many no model has been trained on yet
     exported = Signal(object)  # Path
     failed = Signal(object)  # FeedbackError
+    purged = Signal(int)  # how many corrections the retention setting deleted
 
     def __init__(self, path: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +77,23 @@ class CorrectionsService(QObject):
 
     def refresh(self) -> Worker:
         return self._start(Worker(self._list), self._listed)
+
+    def purge(self, retention_days: int) -> Worker:
+        """Apply the retention setting: corrections a promoted version has learnt from and
+        that are older than ``retention_days`` go (0 keeps everything); then the list is read
+        again. On the store's one writer thread, like every other write."""
+        return self._start(Worker(self._purge, retention_days), self._purged)
+
+    def _purge(self, retention_days: int) -> tuple[int, list[Correction], int]:
+        store = CorrectionsStore(self.path)
+        erased = store.purge_consumed(retention_days, datetime.now(timezone.utc))
+        if erased.count:
+            logger.info("retention: deleted %d learnt corrections older than %d days", erased.count, retention_days)
+        return (erased.count, *self._list())
+
+    def _purged(self, out: tuple[int, list[Correction], int]) -> None:
+        emit(self.purged, out[0])
+        self._listed(out[1:])
 
     def _list(self) -> tuple[list[Correction], int]:
         store = CorrectionsStore(self.path)

@@ -45,6 +45,12 @@ class SettingsDialog(QDialog):
         self.chunk_size = QSpinBox()
         self.chunk_size.setRange(1, 256)
         self.chunk_size.setValue(settings.chunk_size)
+        self.retention_days = QSpinBox()
+        self.retention_days.setRange(0, 3650)
+        self.retention_days.setSuffix(" days")
+        self.retention_days.setSpecialValueText("forever")
+        self.retention_days.setValue(settings.retention_days)
+        self.retention_days.setToolTip("Corrections a promoted model has learnt from are deleted this long after they were saved (at the next start). Pending ones are always kept.")
         self.error = QLabel()
         self.error.setStyleSheet("color: #B3261E")
         self.error.setWordWrap(True)
@@ -57,6 +63,7 @@ class SettingsDialog(QDialog):
         form.addRow("Needs review below", self.review_threshold)
         form.addRow("Items per request", self.chunk_size)
         form.addRow("Agent name", self.agent)
+        form.addRow("Keep learnt corrections", self.retention_days)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
@@ -88,6 +95,7 @@ class SettingsDialog(QDialog):
                 review_threshold=self.review_threshold.value(),
                 agent=self.agent.text().strip(),
                 chunk_size=self.chunk_size.value(),
+                retention_days=self.retention_days.value(),
             )
         except ValueError as exc:
             self.error.setText(str(exc))

@@ -97,7 +97,8 @@ class MainWindow(QMainWindow):
         self.batch.restore_ui()
         self._history_changed()
         self.services.check_server()
-        self.services.corrections.refresh()
+        # The retention setting is applied at every start (the store lists itself afterwards).
+        self.services.corrections.purge(self.services.settings.retention_days)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
