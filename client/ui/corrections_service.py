@@ -87,9 +87,9 @@ class CorrectionsService(QObject):
     def _purge(self, retention_days: int) -> tuple[int, list[Correction], int]:
         store = CorrectionsStore(self.path)
         erased = store.purge_consumed(retention_days, datetime.now(timezone.utc))
-        if erased.count:
-            logger.info("retention: deleted %d learnt corrections older than %d days", erased.count, retention_days)
-        return (erased.count, *self._list())
+        if erased.deleted:
+            logger.info("retention: deleted %d learnt corrections older than %d days", erased.deleted, retention_days)
+        return (erased.deleted, *self._list())
 
     def _purged(self, out: tuple[int, list[Correction], int]) -> None:
         emit(self.purged, out[0])

@@ -11,6 +11,9 @@ from PySide6.QtCore import Qt
 pytestmark = pytest.mark.server
 
 BAD_ROWS = {
+    # A good row in UTF-8 beyond ASCII: the file reads as UTF-8, so the Latin-1 row below is an
+    # error (a file of ASCII and Latin-1 bytes alone would be read as Windows-1252).
+    3: "C-00003,email,The caf\u00e9 menu in the app shows yesterday's prices\n".encode("utf-8"),
     57: b'C-00057,chat,"The sync button "does nothing" on my phone"\n',  # broken quotes
     211: b"C-00211,email,\n",  # missing text
     402: b"C-00402,chat,Pr\xe9f\xe9rences perdues apr\xe8s la mise \xe0 jour\n",  # Latin-1, not UTF-8
