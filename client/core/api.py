@@ -101,7 +101,7 @@ class Session:
         expiry = instance.key_expiry(self.key_file, self.key_kind)
         return expiry is not None and (expiry - datetime.now(timezone.utc)).total_seconds() < self.renew_margin
 
-    def renew_key(self) -> bool:
+    def renew_key(self, refused: str | None = None) -> bool:
         """Get a fresh key of this session's kind before the old one expires (or after it did).
 
         TorchServe's keys expire after ``token_expiration_min`` and re-reading the key file
@@ -109,11 +109,15 @@ class Session:
         management port, authorised by the never-expiring ``API`` key of the same file) to
         issue a new one; TorchServe rewrites ``key_file.json`` itself. Another process may
         have renewed it already: then the file holds a newer, unexpired key and we take it.
+        ``refused`` is the key a request was refused with: a file that holds another key (a
+        restarted server, or a renewal by another thread or process) needs no renewal, and
+        renewing then would make that fresh key stale for its other users.
         False when renewal is impossible (no key file, no API key, or a remote server).
         """
         with _RENEWAL_LOCK:
             current = read_key(self.key_file, self.key_kind)
-            if current and current != self._key and not self._expires_soon():
+            old = refused if refused is not None else self._key
+            if current and current != old and not self._expires_soon():
                 self._key = current
                 return True
             api_key = read_key(self.key_file, "API")
@@ -168,9 +172,7 @@ class Session:
                 # the key expired (the file still holds it: renew through the token API).
                 if not reread:
                     reread = True
-                    stale = self._key
-                    self._key = read_key(self.key_file, self.key_kind)
-                    if self._key != stale or self.renew_key():
+                    if self.renew_key(refused=headers.get("Authorization", "").removeprefix("Bearer ")):
                         continue
                 raise KeyRefusedError(
                     f"TorchServe refused the {self.key_kind} key (InvalidKeyException)",

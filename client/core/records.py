@@ -115,6 +115,13 @@ def detect_format(path: str | Path) -> str:
 # ----------------------------------------------------------------------------- bytes -> lines
 
 
+def json_encoding(path: str | Path) -> str:
+    """The codec for a JSONL file: a byte-order mark is honoured, but never a legacy code page,
+    because JSON is UTF-8 (RFC 8259): a byte that is not UTF-8 is an error on its line."""
+    codec = sniff_encoding(path)
+    return "utf-8" if codec == "cp1252" else codec
+
+
 def sniff_encoding(path: str | Path) -> str:
     """The codec to read ``path`` with (see the module docstring for the rules).
 
@@ -289,7 +296,7 @@ class RecordReader:
         self.columns: list[str] = []
         self.separator: str | None = None
         self.header_lines = 0  # lines before the first row: blank ones, Excel's "sep=" line, the header
-        self.encoding = "xlsx" if self.fmt == "xlsx" else sniff_encoding(self.path)
+        self.encoding = {"xlsx": lambda _: "xlsx", "jsonl": json_encoding}.get(self.fmt, sniff_encoding)(self.path)
         self._close = lambda: None
         if self.fmt == "xlsx":
             self._items = self._open_xlsx()
@@ -531,7 +538,7 @@ def _jsonl_objects(lines: _Lines) -> Iterator[tuple[int, dict[str, object] | Row
 def read_jsonl_objects(path: str | Path) -> Iterator[tuple[int, dict[str, object] | RowError]]:
     """Each non-blank line of a JSONL file as (line number, object or error), streamed."""
     path = Path(path)
-    with _open_text(path, sniff_encoding(path)) as stream:
+    with _open_text(path, json_encoding(path)) as stream:
         yield from _jsonl_objects(_Lines(stream))
 
 

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.server
 
 QUEUE = 4
 # Rows 5 and 40 are unreadable (not UTF-8): their line numbers must survive every fault.
-BAD_LINES = {5: b"C-00005,chat,\xff\xfe not utf-8\n", 40: b"C-00040,email,\xc3\x28\n"}
+# Row 2 holds UTF-8 beyond ASCII, so the file reads as UTF-8 and rows 5 and 40 are errors
+# (bytes that are not UTF-8 in an otherwise ASCII file would be read as Windows-1252).
+BAD_LINES = {2: "C-00002,chat,The caf\u00e9 menu shows old prices\n".encode("utf-8"), 5: b"C-00005,chat,\xff\xfe not utf-8\n", 40: b"C-00040,email,\xc3\x28\n"}
+INVALID = (5, 40)
 
 
 def with_model_config(source: Path, target: Path, **changes: object) -> Path:
@@ -105,7 +108,7 @@ def exactly_once(run: BatchRun, seen: Counter) -> None:
     assert sorted(seen) == list(range(run.total)) and set(seen.values()) == {1}
     lines = [result.row.line for result in run.results]
     assert len(lines) == len(set(lines)) and sorted(lines) == [row.line for row in run.read.rows]
-    assert [(e.line, e.message.split(";")[0]) for e in run.errors()] == [(i + 2, "text is not valid UTF-8") for i in sorted(BAD_LINES)]
+    assert [(e.line, e.message.split(";")[0]) for e in run.errors()] == [(i + 2, "text is not valid UTF-8") for i in INVALID]
     assert all(result.prediction.label in LABELS for result in run.results)
 
 
