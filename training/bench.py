@@ -159,6 +159,7 @@ def format_table(result: dict[str, Any]) -> str:
             rows.append((f"TorchServe {mode} {c}", f"{rate:.1f} items/s, p50 {result['p50_ms'][mode][c]:.0f} / p95 {result['p95_ms'][mode][c]:.0f} / p99 {result['p99_ms'][mode][c]:.0f} ms"))
     rows += [
         ("client file path", f"{result['client_file_items_per_s']:.1f} items/s ({result['file_lines']} lines)"),
+        ("client file path without the length sort", _or_missing(result.get("client_file_unsorted_items_per_s"), "{:.1f} items/s")),
         ("naive: 32-item lists in file order, one in flight", f"{result['naive_items_per_s']:.1f} items/s"),
         ("ratio server / in-process", f"list32 {result['ratio_server_vs_inprocess']['list32']:.2f}, single c16 {result['ratio_server_vs_inprocess']['single_c16']:.2f}"),
         ("ratio client / server", f"{result['ratio_client_vs_server']:.2f}"),
@@ -275,9 +276,9 @@ def serving_figures(make_client: Callable[[], Any], texts: Sequence[str], sizes:
 
 
 def file_figures(make_client: Callable[[], Any], texts: Sequence[str], sizes: BenchSizes, folder: Path) -> dict[str, float]:
-    """The client core's file path (``classify_file``: read, several requests in flight,
-    write) on a ``file_lines`` JSONL file, against 32-item lists in file order with one
-    request in flight on its first ``naive_items`` lines."""
+    """The client core's file path (``classify_file``: read, sort by length, several requests
+    in flight, write) on a ``file_lines`` JSONL file; the same without the length sort; and
+    32-item lists in file order with one request in flight on its first ``naive_items`` lines."""
     from client.core.classify import classify_file
 
     source = folder / "bench_file.jsonl"
@@ -285,15 +286,21 @@ def file_figures(make_client: Callable[[], Any], texts: Sequence[str], sizes: Be
     source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(lines)), encoding="utf-8")
     client = make_client()
     client.classify("warm-up")
-    started = time.perf_counter()
-    result = classify_file(client, source, folder / "bench_out.jsonl")
-    file_rate = len(result.records) / (time.perf_counter() - started)
+    rates = {}
+    for by_length in (False, True):
+        started = time.perf_counter()
+        result = classify_file(client, source, folder / "bench_out.jsonl", by_length=by_length)
+        rates[by_length] = len(result.records) / (time.perf_counter() - started)
     naive = make_client()
     naive.chunk_size = LIST_SIZE
     items = list(enumerate(lines[: sizes.naive_items]))
     started = time.perf_counter()
     naive.classify_many(items)
-    return {"client_file_items_per_s": round(file_rate, 2), "naive_items_per_s": round(len(items) / (time.perf_counter() - started), 2)}
+    return {
+        "client_file_items_per_s": round(rates[True], 2),
+        "client_file_unsorted_items_per_s": round(rates[False], 2),
+        "naive_items_per_s": round(len(items) / (time.perf_counter() - started), 2),
+    }
 
 
 def _ppid(pid: int) -> int | None:

@@ -52,6 +52,8 @@ class TrainConfig:
     learning_rate: float = _help("Peak learning rate (linear decay with warm-up).", default=1e-4)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
     label_smoothing: float = _help("Label smoothing factor of the cross-entropy loss.", default=0.0)
+    augment: float = _help("Add envelope-augmented copies (greetings, sign-offs, footers, quoted replies, typos; "
+                           "training/augment.py) of this share of the training items; 0: none.", default=0.0)
     clean_inbox: bool = _help("Train (and serve) on inbox-cleaned text: quoted replies, signatures, disclaimers, template headings removed.", default=False)
     head_share: float = _help("Share of --max-length kept from a long text's start; the rest comes from its end (1.0: the start only).", default=1.0)
     device: str = _help("auto (a GPU when one is present), cpu or cuda.", default="auto")
@@ -72,6 +74,8 @@ class TrainConfig:
             raise ValueError(f"device must be auto, cpu or cuda. But it was: {self.device!r}")
         if not 0.5 <= self.head_share <= 1.0:
             raise ValueError(f"head_share must be between 0.5 and 1.0. But it was: {self.head_share}")
+        if not 0 <= self.augment <= 1:
+            raise ValueError(f"augment must be between 0 and 1. But it was: {self.augment}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1). But it was: {self.label_smoothing}")
         if self.epochs <= 0:

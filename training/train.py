@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import random
+import resource
 import shutil
 import tempfile
 import time
@@ -159,6 +160,12 @@ def _log_file_handler(out_dir: Path) -> logging.Handler:
     return handler
 
 
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far (Linux reports kilobytes): what a machine
+    needs to train, read by ``feedback bench`` from the card."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def train(
     config: TrainConfig,
     extra_train: Sequence[Example] = (),
@@ -197,6 +204,10 @@ def train(
 
         train_items = [e for e in train_items if normalise(e.text) not in replaced_texts]
     train_items = list(train_items) + list(extra_train)
+    if config.augment:
+        from training.augment import augment_examples
+
+        train_items += augment_examples(train_items, config.augment, config.seed)
     # Model selection (early stopping, temperature, review threshold) runs on the development
     # set when there is one: our validation split is written like the training data, so it
     # cannot see a model that learned our writing style instead of the task.
@@ -308,6 +319,7 @@ def train(
         "validation": validation.summary(),
         "test": test.summary(),
         "training_seconds": round(seconds, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(card_extra or {}),
     }
