@@ -35,6 +35,14 @@ def corrections_db_path() -> Path:
     return Path(env).resolve() if env else user_data_dir() / "corrections.sqlite3"
 
 
+def traffic_history_path() -> Path:
+    """The app's record of what it classified (time, label, confidence, review flag, model
+    version; never the text), for the dashboard's drift view: ``$FEEDBACK_TRAFFIC_DB`` or the
+    state folder beside the app's log."""
+    env = os.environ.get("FEEDBACK_TRAFFIC_DB")
+    return Path(env).resolve() if env else state_dir() / "traffic.sqlite3"
+
+
 def client_log_path() -> Path:
     """The desktop app's rotating log, beside the server state it talks to."""
     return state_dir() / "client.log"

@@ -24,6 +24,8 @@ from client.ui.workers import Worker, WorkerPool
 from client.core.errors import ServerError
 from client.core.corrections import Correction
 from client.core.api import ManagementClient
+from client.core import paths
+from client.core.traffic_history import open_history, record_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class Services(QObject):
         self.corrections.saved.connect(self._count_verdict)
         self.corrections.undone.connect(self._uncount_verdict)
         self.last_status: ServerStatus | None = None
+        self.history = open_history(paths.traffic_history_path())  # what was classified, for the drift view
         self._verdicts_this_session: set[int] = set()
 
     # ------------------------------------------------------------------ clients and work
@@ -95,6 +98,7 @@ class Services(QObject):
         flagged = list(flags) if flags is not None else [needs_review(p, threshold) for p in predictions]
         for prediction, flag in zip(predictions, flagged):
             self.stats.add_prediction(prediction, flag)
+        record_predictions(self.history, predictions)
         emit(self.stats_changed)
         return flagged
 
