@@ -7,8 +7,9 @@ imports nothing from ``training`` or ``client``. Labels come from the model's ow
 (TorchServe hands it over as ``context.model_yaml_config``; the same file carries the
 workers, ``batchSize`` and ``maxBatchDelay`` that TorchServe itself reads).
 
-The top half is plain functions (request parsing, validation, response building) that
-tests import without a server. The bottom half is the ``BaseHandler`` subclass.
+The top half is plain functions (request parsing, validation, response building, the
+occlusion arithmetic of explanations) that tests import without a server. The bottom half
+is the ``BaseHandler`` subclass.
 
 Why per-item errors: TorchServe fails *every* request of a batch when the handler raises
 (``ts/service.py`` ``predict``), so a bad request gets a 400 through
@@ -30,6 +31,12 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ITEMS = 256
+# Explanations (``/explanations/<model>``) re-score one text once per occlusion unit: at most
+# EXPLAIN_MAX_UNITS + 1 sequences of at most max_length tokens per text, and at most
+# EXPLAIN_MAX_ITEMS texts per request, so one request costs a bounded number of forward passes
+# whatever the texts' length (the time is measured in tests/handler/test_explanations.py).
+EXPLAIN_MAX_UNITS = 40
+EXPLAIN_MAX_ITEMS = 16
 CHARS_PER_TOKEN_CAP = 24  # no word-piece is longer; cutting here first keeps a 1 MB text cheap
 FORM_HINT = "send the text as the request body with Content-Type: text/plain, or JSON {\"text\": \"...\"}"
 
@@ -48,15 +55,18 @@ class Item:
     truncated: bool = False
     cleaned: bool = False
     english: bool = True
+    explanation: dict[str, Any] | None = None
 
 
 @dataclass
 class Parsed:
-    """One TorchServe request: a single item or a list of items, or a request-level error."""
+    """One TorchServe request: a single item or a list of items, or a request-level error.
+    ``explain``: it came in on ``/explanations`` (the answer is an explanation per item)."""
 
     items: list[Item] = field(default_factory=list)
     is_list: bool = False
     error: str | None = None
+    explain: bool = False
 
 
 def _decode(raw: bytes | bytearray) -> str:
@@ -215,6 +225,92 @@ def build_prediction(
 def build_error(item: Item) -> dict[str, Any]:
     out: dict[str, Any] = {"id": item.id} if item.has_id else {}
     out["error"] = item.error
+    return out
+
+
+# ----------------------------------------------------------------------------- explanations
+#
+# Occlusion: remove one unit (a word, or a span of consecutive words in a long text) from the
+# token ids the model classified, re-score, and call the fall of the predicted label's
+# calibrated probability the unit's weight. It needs nothing beyond the model, sees the text
+# exactly as the prediction did (same clean-up, same cut, same tokens), and its weights are
+# in the unit agents already read: "without this word, the model is 0.31 less sure".
+
+_EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>«»“”‘’…*_-/\\|"
+
+
+def occlusion_units(offsets: list[tuple[int, int]], max_units: int = EXPLAIN_MAX_UNITS) -> tuple[list[list[int]], int]:
+    """Token positions grouped into occlusion units, and the words per unit.
+
+    ``offsets`` are the character spans of the tokens the model saw, special tokens first and
+    last (left out of every unit). A word is a run of tokens with no space between them
+    ("don't", "crashes," and "v2.3" are one word each); more than ``max_units`` words are
+    grouped into spans of ``ceil(words / max_units)`` consecutive words, which bounds the
+    forward passes of one text whatever its length.
+    """
+    words: list[list[int]] = []
+    for pos in range(1, len(offsets) - 1):
+        start, end = offsets[pos]
+        if end <= start:
+            continue
+        if words and offsets[words[-1][-1]][1] == start:
+            words[-1].append(pos)
+        else:
+            words.append([pos])
+    per_unit = max(1, math.ceil(len(words) / max_units))
+    return [[pos for word in words[i : i + per_unit] for pos in word] for i in range(0, len(words), per_unit)], per_unit
+
+
+def unit_text(text: str, offsets: list[tuple[int, int]], unit: list[int]) -> str:
+    """What a unit says, as a piece of ``text``: its characters, whitespace runs made single
+    spaces, punctuation at its edges dropped (kept when the unit is nothing else)."""
+    raw = " ".join(text[offsets[unit[0]][0] : offsets[unit[-1]][1]].split())
+    return raw.strip(_EDGE_PUNCTUATION) or raw
+
+
+def without(ids: list[int], unit: list[int]) -> list[int]:
+    """``ids`` with the positions of ``unit`` removed."""
+    drop = set(unit)
+    return [token for pos, token in enumerate(ids) if pos not in drop]
+
+
+def occlusion_weights(base: list[float], occluded: list[list[float]], labels: list[str]) -> list[tuple[float, str]]:
+    """(weight, label) per unit, from the calibrated probabilities of the whole text (``base``)
+    and of the text without each unit (``occluded``).
+
+    weight: how far the predicted label's probability falls when the unit is removed (negative:
+    the unit held the prediction back). label: the predicted label when the weight is positive,
+    otherwise the label whose probability falls most without the unit, i.e. the label the unit
+    speaks for (the predicted label again when removing it changes nothing)."""
+    best = max(range(len(base)), key=base.__getitem__)
+    out = []
+    for probs in occluded:
+        falls = [b - p for b, p in zip(base, probs)]
+        weight = falls[best]
+        supported = best if weight > 0 or max(falls) <= 0 else max(range(len(falls)), key=falls.__getitem__)
+        out.append((weight, labels[supported]))
+    return out
+
+
+def build_explanation(
+    probs: list[float], labels: list[str], words: list[dict[str, Any]], words_per_unit: int, version: str, truncated: bool, item: Item
+) -> dict[str, Any]:
+    """The response for one explained item: its label, and its units sorted by weight (the
+    words that pushed the prediction most first; those that held it back last)."""
+    best = max(range(len(probs)), key=probs.__getitem__)
+    out: dict[str, Any] = {"id": item.id} if item.has_id else {}
+    out.update(
+        {
+            "label": labels[best],
+            "confidence": round(probs[best], 6),
+            "words": sorted(words, key=lambda w: -w["weight"]),
+            "unit": "word" if words_per_unit == 1 else "span",
+            "words_per_unit": words_per_unit,
+            "model_version": version,
+            "truncated": truncated,
+            "cleaned": item.cleaned,
+        }
+    )
     return out
 
 
@@ -480,6 +576,8 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         # How the model was trained to see text (older archives: plain head truncation).
         self.clean = bool(self.setup.get("clean_inbox", False))
         self.head_share = float(self.setup.get("head_share", 1.0))
+        self.explain_units = int(self.setup.get("explain_max_units", EXPLAIN_MAX_UNITS))
+        self.explain_items = int(self.setup.get("explain_max_items", EXPLAIN_MAX_ITEMS))
         self.initialized = True
         logger.info("feedback model v%s loaded from %s on %s, %s (%d labels, %d threads)", self.version, model_dir, self.device, self.runtime, len(self.labels), self.setup["threads"])
 
@@ -488,36 +586,97 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         for idx, row in enumerate(data):
             header = self.context.get_request_header(idx, "body") if "body" in row else None
             content_type = header.get("content-type") if isinstance(header, dict) else None
-            parsed.append(parse_request(row, content_type, self.max_items))
+            request = parse_request(row, content_type, self.max_items)
+            request.explain = self._asks_for_explanation(idx, len(data))
+            if request.explain and not request.error and len(request.items) > self.explain_items:
+                request = Parsed(error=f"too many items to explain: {len(request.items)}; at most {self.explain_items} per explanation request", explain=True)
+            parsed.append(request)
         return parsed
 
-    def inference(self, parsed: list[Parsed], *args: Any, **kwargs: Any) -> list[Parsed]:
-        """Classify every valid item of every request together, shortest first, padded per batch."""
+    def _asks_for_explanation(self, idx: int, rows: int) -> bool:
+        """Did request ``idx`` come in on ``/explanations``? TorchServe marks each such request
+        with the header ``explain: True``, but ``BaseHandler.handle`` reads it for request 0
+        only and sends the whole batch one way; a batch may mix both, so each request is
+        asked here and ``inference``/``postprocess`` answer each the way it asked.
+
+        Behind a request envelope (KServe v1 ``instances``) rows are not requests, so the
+        batch goes the way its first request asked, as in ``BaseHandler``."""
+        requests_sent = len(getattr(self.context, "request_ids", None) or {})
+        return self.context.get_request_header(idx if rows == requests_sent else 0, "explain") == "True"
+
+    def explain_handle(self, data_preprocess: list[Parsed], raw_data: list[dict[str, Any]]) -> list[Any]:
+        """``BaseHandler.handle`` calls this when the batch's *first* request asked for an
+        explanation; routing is per request (``preprocess``), so both paths are one."""
+        return self.postprocess(self.inference(data_preprocess))
+
+    def _forward(self, sequences: list[list[int]]) -> list[list[float]]:
+        """Logits for token-id sequences, shortest first in batches padded per batch."""
         import torch
 
-        todo = [item for request in parsed if not request.error for item in request.items if not item.error]
-        start = time.perf_counter()
+        logits: list[list[float]] = [[] for _ in sequences]
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        with torch.inference_mode():
+            for begin in range(0, len(order), self.batch_size):
+                idx = order[begin : begin + self.batch_size]
+                enc = self.tokenizer.pad({"input_ids": [sequences[i] for i in idx]}, return_tensors="pt")
+                for i, row in zip(idx, self.model(**enc.to(self.device)).logits.float().cpu().tolist()):
+                    logits[i] = row
+        return logits
+
+    def inference(self, parsed: list[Parsed], *args: Any, **kwargs: Any) -> list[Parsed]:
+        """Classify every valid item of every prediction request together; explain the items
+        of explanation requests."""
         max_length = int(self.setup["max_length"])
+        wanted = [(request.explain, item) for request in parsed if not request.error for item in request.items if not item.error]
+        todo = [item for explain, item in wanted if not explain]
+        start = time.perf_counter()
         prepared = []
         for item in todo:
             text, item.cleaned, cut = prepare_text(item.text or "", max_length, self.clean, self.head_share)
             item.english = looks_english(text)
             prepared.append((text, cut))
-        order = sorted(range(len(todo)), key=lambda i: len(prepared[i][0]))
-        with torch.inference_mode():
-            for begin in range(0, len(order), self.batch_size):
-                idx = order[begin : begin + self.batch_size]
-                ids, cut = encode(self.tokenizer, [prepared[i][0] for i in idx], max_length, self.head_share)
-                enc = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
-                logits = self.model(**enc.to(self.device)).logits.float().cpu().tolist()
-                for i, row_logits, tokens_cut in zip(idx, logits, cut):
-                    todo[i].logits = row_logits
-                    todo[i].truncated = prepared[i][1] or tokens_cut
+        ids, cut = encode(self.tokenizer, [text for text, _ in prepared], max_length, self.head_share) if todo else ([], [])
+        for item, row_logits, (_, text_cut), tokens_cut in zip(todo, self._forward(ids), prepared, cut):
+            item.logits = row_logits
+            item.truncated = text_cut or tokens_cut
         elapsed_ms = (time.perf_counter() - start) * 1000
         metrics = self.context.metrics
-        metrics.add_metric("FeedbackBatchItems", len(todo), "count", None, [], _histogram_type())
-        metrics.add_time("FeedbackInferenceMs", round(elapsed_ms, 2), None, "ms")
+        if any(not request.explain for request in parsed):
+            metrics.add_metric("FeedbackBatchItems", len(todo), "count", None, [], _histogram_type())
+            metrics.add_time("FeedbackInferenceMs", round(elapsed_ms, 2), None, "ms")
+        self._explain([item for explain, item in wanted if explain], max_length)
+        explained = sum(request.explain for request in parsed)
+        if 0 < explained < len(parsed):
+            logger.info("mixed batch: %d explanation and %d prediction requests, each answered as it asked", explained, len(parsed) - explained)
         return parsed
+
+    def _explain(self, items: list[Item], max_length: int) -> None:
+        """Occlusion for each item (see ``occlusion_units``): the item's own token ids, then
+        the same ids without each unit, all scored in shared batches."""
+        if not items:
+            return
+        start = time.perf_counter()
+        temperature = float(self.setup["temperature"])
+        texts = []
+        for item in items:
+            text, item.cleaned, item.truncated = prepare_text(item.text or "", max_length, self.clean, self.head_share)
+            texts.append(text)
+        encoded = self.tokenizer(texts, truncation=False, return_offsets_mapping=True, verbose=False)
+        sequences: list[list[int]] = []
+        plans = []
+        for ids, offsets in zip(encoded["input_ids"], encoded["offset_mapping"]):
+            positions, tokens_cut = head_tail(list(range(len(ids))), max_length, self.head_share)
+            kept, kept_offsets = [ids[p] for p in positions], [tuple(offsets[p]) for p in positions]
+            units, per_unit = occlusion_units(kept_offsets, self.explain_units)
+            plans.append((len(sequences), kept_offsets, units, per_unit, tokens_cut))
+            sequences += [kept] + [without(kept, unit) for unit in units]
+        logits = self._forward(sequences)
+        for item, text, (first, offsets, units, per_unit, tokens_cut) in zip(items, texts, plans):
+            base, *occluded = (softmax(row, temperature) for row in logits[first : first + 1 + len(units)])
+            weighed = occlusion_weights(base, occluded, self.labels)
+            words = [{"word": unit_text(text, offsets, unit), "weight": round(weight, 6), "label": label} for unit, (weight, label) in zip(units, weighed)]
+            item.explanation = build_explanation(base, self.labels, words, per_unit, self.version, item.truncated or tokens_cut, item)
+        self.context.metrics.add_time("FeedbackExplainMs", round((time.perf_counter() - start) * 1000, 2), None, "ms")
 
     def postprocess(self, parsed: list[Parsed]) -> list[Any]:
         from ts.metrics.dimension import Dimension
@@ -542,6 +701,11 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
             for item in request.items:
                 if item.error:
                     out.append(build_error(item))
+                    continue
+                if request.explain:
+                    metrics.add_counter("FeedbackExplanations", 1, None, [])
+                    logger.debug("request %d: explained label=%s chars=%d", idx, (item.explanation or {}).get("label"), len(item.text or ""))
+                    out.append(item.explanation)
                     continue
                 probs = softmax(item.logits or [], temperature)
                 prediction = build_prediction(probs, self.labels, threshold, self.version, item.truncated, item)
