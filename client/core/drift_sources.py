@@ -121,9 +121,10 @@ class DriftSnapshot:
     today: Traffic
     reference: Reference | None
     reference_note: str
-    alerts: list[Alert]
+    alerts: list[Alert]  # today's traffic (this app's history)
     server: Traffic | None
     server_note: str
+    server_alerts: list[Alert]  # the server's counters since it started (every client)
     confusion: Confusion
 
 
@@ -144,10 +145,7 @@ def collect(
     today = summarise((s for s in seen if s.at >= midnight), bucket_start(now, DAY))
     reference, reference_note = served_reference(key_file, archive_name)
     server, server_note = server_traffic(metrics_url(key_file))
-    alerts: list[Alert] = []
-    if reference is not None:
-        alerts += check_drift(today, reference, "today")
-        if server is not None:
-            alerts += check_drift(server, reference, "on the server since it started")
+    alerts = check_drift(today, reference, "today") if reference is not None else []
+    server_alerts = check_drift(server, reference, "on the server since it started") if reference is not None and server is not None else []
     rows = CorrectionsStore(corrections_path).all() if corrections_path is not None and Path(corrections_path).exists() else []
-    return DriftSnapshot(period, buckets(seen, period), today, reference, reference_note, alerts, server, server_note, confusion(rows))
+    return DriftSnapshot(period, buckets(seen, period), today, reference, reference_note, alerts, server, server_note, server_alerts, confusion(rows))

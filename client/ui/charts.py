@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from client.core.labels import LABEL_NAMES, LABELS
-from client.ui.palette import LABEL_COLORS, NEUTRAL
+from client.ui.palette import LABEL_COLORS, NEUTRAL, alert_color
 
 
 @dataclass(frozen=True)
@@ -145,4 +145,92 @@ class HistogramChart(QWidget):
         for tick in (0.0, 0.5, 1.0):
             x = plot.left() + tick * plot.width()
             painter.drawText(QRectF(x - 20, plot.bottom() + 2, 40, axis_h), Qt.AlignmentFlag.AlignHCenter, f"{tick:.1f}")
+        painter.end()
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str  # the bucket on the axis ("14:00", "Mar 10")
+    value: float
+    text: str  # what the accessible description reads out ("31%", "0.74")
+
+
+class SeriesChart(QWidget):
+    """One bar per time bucket over [0, ``maximum``], against a reference: the band seen on
+    validation (shaded) and the alert limit (a dashed line). Bars past the limit are drawn in
+    the palette's alert colour; everything else follows the system palette.
+
+    ``above`` says which side of the limit alerts: True for the share needing review, False
+    for the mean confidence."""
+
+    def __init__(self, name: str, above: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._points: list[Point] = []
+        self._band: tuple[float, float] | None = None
+        self._limit: float | None = None
+        self._maximum = 1.0
+        self._above = above
+        self.setMinimumSize(240, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName(name)
+        self.setAccessibleDescription("No data yet.")
+
+    def set_series(self, points: list[Point], band: tuple[float, float] | None = None, limit: float | None = None, maximum: float = 1.0) -> None:
+        self._points, self._band, self._limit, self._maximum = list(points), band, limit, maximum
+        parts = [f"{p.name}: {p.text}" + (" (past the alert limit)" if self.past_limit(p.value) else "") for p in self._points]
+        if band is not None:
+            parts.append(f"validation band {band[0]:.2f} to {band[1]:.2f}")
+        if limit is not None:
+            parts.append(f"alert limit {limit:.2f}")
+        self.setAccessibleDescription("; ".join(parts) if self._points else "No data yet.")
+        self.update()
+
+    def points(self) -> list[Point]:
+        return list(self._points)
+
+    def past_limit(self, value: float) -> bool:
+        if self._limit is None:
+            return False
+        return value >= self._limit if self._above else value < self._limit
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 8 * self.fontMetrics().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: ARG002 - Qt's signature
+        painter = QPainter(self)
+        palette = self.palette()
+        metrics = painter.fontMetrics()
+        text_color = palette.windowText().color()
+        axis_h = metrics.height() + 4
+        left = metrics.horizontalAdvance(f"{self._maximum:.1f}") + 8
+        plot = QRectF(left, 6, max(10, self.width() - left - 6), max(10, self.height() - axis_h - 10))
+
+        def y(value: float) -> float:
+            return plot.bottom() - plot.height() * min(max(value / self._maximum, 0.0), 1.0)
+
+        if self._band is not None:
+            band = QColor(palette.mid().color())
+            band.setAlpha(90)
+            painter.fillRect(QRectF(plot.left(), y(self._band[1]), plot.width(), max(1.0, y(self._band[0]) - y(self._band[1]))), band)
+        if self._points:
+            width = plot.width() / len(self._points)
+            painter.setPen(Qt.PenStyle.NoPen)
+            for i, point in enumerate(self._points):
+                painter.setBrush(alert_color(palette) if self.past_limit(point.value) else palette.highlight().color())
+                top = y(point.value)
+                painter.drawRect(QRectF(plot.left() + i * width + 1, top, max(1.0, width - 2), plot.bottom() - top))
+        if self._limit is not None:
+            pen = painter.pen()
+            pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setColor(alert_color(palette))
+            painter.setPen(pen)
+            painter.drawLine(plot.left(), y(self._limit), plot.right(), y(self._limit))
+        painter.setPen(text_color)
+        painter.drawLine(plot.bottomLeft(), plot.bottomRight())
+        for value in (0.0, self._maximum):
+            painter.drawText(QRectF(0, y(value) - metrics.height() / 2, left - 4, metrics.height()), Qt.AlignmentFlag.AlignRight, f"{value:.1f}")
+        if self._points:  # first and last bucket names under the axis
+            painter.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), axis_h), Qt.AlignmentFlag.AlignLeft, self._points[0].name)
+            if len(self._points) > 1:
+                painter.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), axis_h), Qt.AlignmentFlag.AlignRight, self._points[-1].name)
         painter.end()

@@ -1,4 +1,4 @@
-"""The dashboard: server health, model versions and workers (with controls), session statistics."""
+"""The dashboard: server health, model versions and workers (with controls), session statistics, drift."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from client.core.health import ServerStatus
+from client.ui.drift_view import DriftView
 from client.ui.services import Services
 from client.ui.signals import emit
 from client.ui.summary import StatsCharts
@@ -58,6 +60,7 @@ class DashboardPanel(QWidget):
         self.action_note = QLabel()
         self.stats = StatsCharts()
         self.verdicts = QLabel()
+        self.drift = DriftView(services)
 
         server_box = QGroupBox("Server")
         server = QVBoxLayout(server_box)
@@ -77,9 +80,17 @@ class DashboardPanel(QWidget):
         stats = QVBoxLayout(stats_box)
         stats.addWidget(self.verdicts)
         stats.addWidget(self.stats)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(stats_box)
+        lower_layout.addWidget(self.drift)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(lower)
         layout = QVBoxLayout(self)
         layout.addWidget(server_box)
-        layout.addWidget(stats_box, 1)
+        layout.addWidget(scroll, 1)
 
         services.server_checked.connect(self.show_status)
         services.stats_changed.connect(self.show_stats)
@@ -107,6 +118,7 @@ class DashboardPanel(QWidget):
             if version.version == selected or (selected is None and version.is_default):
                 self.versions.selectRow(row)
         self._selection_changed()
+        self.drift.refresh()  # the served version may have changed, and with it the reference
         emit(self.refreshed, status)
 
     def _selection_changed(self) -> None:

@@ -23,6 +23,7 @@ LABEL_COLORS: dict[str, QColor] = {
 NEUTRAL = QColor("#7F8C9B")
 REVIEW_TINT = QColor("#FFC107")  # amber: "look at me", mixed into the palette's base colour
 TEXT_CONTRAST = 4.5  # WCAG AA for normal text
+ALERT_TINT = QColor("#D32F2F")  # red: "something changed", mixed into the palette's text colour
 
 
 def relative_luminance(color: QColor) -> float:
@@ -59,6 +60,22 @@ def _review_background(base_rgb: int, text_rgb: int) -> QColor:
         if contrast_ratio(color, text) >= TEXT_CONTRAST:
             return color
     return base
+
+
+def alert_color(palette: QPalette) -> QColor:
+    """Alert text (the drift warnings): as red as the window's colour allows while keeping
+    4.5:1 contrast, else the palette's own text colour."""
+    return _alert_color(palette.color(QPalette.ColorRole.Window).rgb(), palette.color(QPalette.ColorRole.WindowText).rgb())
+
+
+@lru_cache(maxsize=8)
+def _alert_color(window_rgb: int, text_rgb: int) -> QColor:
+    window, text = QColor.fromRgb(window_rgb), QColor.fromRgb(text_rgb)
+    for share in (1.0, 0.85, 0.7, 0.55, 0.4, 0.25):
+        color = mix(text, ALERT_TINT, share)
+        if contrast_ratio(color, window) >= TEXT_CONTRAST:
+            return color
+    return text
 
 
 @lru_cache(maxsize=len(LABELS) + 1)
