@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from client.core.settings import ClientSettings
+from client.ui.palette import alert_color
 
 
 class SettingsDialog(QDialog):
@@ -52,7 +53,7 @@ class SettingsDialog(QDialog):
         self.retention_days.setValue(settings.retention_days)
         self.retention_days.setToolTip("Corrections a promoted model has learnt from are deleted this long after they were saved (at the next start). Pending ones are always kept.")
         self.error = QLabel()
-        self.error.setStyleSheet("color: #B3261E")
+        self.error.setStyleSheet(f"color: {alert_color(self.palette()).name()}")
         self.error.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("Inference URL", self.inference_url)

@@ -102,3 +102,16 @@ def test_painted_charts_have_accessible_names_and_read_out_their_bars(qtbot) -> 
     assert chart.sizeHint().height() > height
 
 
+
+
+@pytest.mark.parametrize("palette", [dark_palette, QPalette], ids=["dark", "light"])
+def test_settings_error_text_stays_readable(qtbot, app_palette, palette) -> None:
+    from client.core.settings import ClientSettings
+    from client.ui.settings_dialog import SettingsDialog
+
+    app_palette(palette())
+    dialog = SettingsDialog(ClientSettings("http://127.0.0.1:8080", "http://127.0.0.1:8081", "key_file.json"))
+    qtbot.addWidget(dialog)
+    colour = QColor(dialog.error.styleSheet().split("color:")[1].strip())
+    window = dialog.palette().color(QPalette.ColorRole.Window)
+    assert contrast_ratio(colour, window) >= 4.5
