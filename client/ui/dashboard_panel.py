@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from client.core.health import ServerStatus
 from client.ui.drift_view import DriftView
+from client.ui.palette import alert_color, ok_color
 from client.ui.services import Services
 from client.ui.signals import emit
 from client.ui.summary import StatsCharts
@@ -109,7 +110,7 @@ class DashboardPanel(QWidget):
         self.refresh_button.setEnabled(True)
         selected = self.selected_version()
         self.health.setText(("● " if status.ok else "○ ") + status.message + (f". {status.hint[:1].upper()}{status.hint[1:]}" if status.hint else ""))
-        self.health.setStyleSheet("color: #1E7B34;" if status.ok else "color: #B3261E;")
+        self.health.setStyleSheet(f"color: {(ok_color if status.ok else alert_color)(self.palette()).name()};")
         self.versions.setRowCount(len(status.versions))
         for row, version in enumerate(status.versions):
             values = (version.version, "yes" if version.is_default else "", version.workers, version.ready_workers, version.batch_size, version.max_batch_delay)

@@ -24,6 +24,7 @@ NEUTRAL = QColor("#7F8C9B")
 REVIEW_TINT = QColor("#FFC107")  # amber: "look at me", mixed into the palette's base colour
 TEXT_CONTRAST = 4.5  # WCAG AA for normal text
 ALERT_TINT = QColor("#D32F2F")  # red: "something changed", mixed into the palette's text colour
+OK_TINT = QColor("#2E7D32")  # green: "all is well", mixed in the same way
 
 
 def relative_luminance(color: QColor) -> float:
@@ -63,16 +64,21 @@ def _review_background(base_rgb: int, text_rgb: int) -> QColor:
 
 
 def alert_color(palette: QPalette) -> QColor:
-    """Alert text (the drift warnings): as red as the window's colour allows while keeping
+    """Alert text (drift warnings, errors): as red as the window's colour allows while keeping
     4.5:1 contrast, else the palette's own text colour."""
-    return _alert_color(palette.color(QPalette.ColorRole.Window).rgb(), palette.color(QPalette.ColorRole.WindowText).rgb())
+    return _tinted_text(palette.color(QPalette.ColorRole.Window).rgb(), palette.color(QPalette.ColorRole.WindowText).rgb(), ALERT_TINT.rgb())
 
 
-@lru_cache(maxsize=8)
-def _alert_color(window_rgb: int, text_rgb: int) -> QColor:
-    window, text = QColor.fromRgb(window_rgb), QColor.fromRgb(text_rgb)
+def ok_color(palette: QPalette) -> QColor:
+    """"All is well" text (a healthy server): green, under the same contrast rule."""
+    return _tinted_text(palette.color(QPalette.ColorRole.Window).rgb(), palette.color(QPalette.ColorRole.WindowText).rgb(), OK_TINT.rgb())
+
+
+@lru_cache(maxsize=16)
+def _tinted_text(window_rgb: int, text_rgb: int, tint_rgb: int) -> QColor:
+    window, text, tint = QColor.fromRgb(window_rgb), QColor.fromRgb(text_rgb), QColor.fromRgb(tint_rgb)
     for share in (1.0, 0.85, 0.7, 0.55, 0.4, 0.25):
-        color = mix(text, ALERT_TINT, share)
+        color = mix(text, tint, share)
         if contrast_ratio(color, window) >= TEXT_CONTRAST:
             return color
     return text

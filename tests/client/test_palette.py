@@ -115,3 +115,14 @@ def test_settings_error_text_stays_readable(qtbot, app_palette, palette) -> None
     colour = QColor(dialog.error.styleSheet().split("color:")[1].strip())
     window = dialog.palette().color(QPalette.ColorRole.Window)
     assert contrast_ratio(colour, window) >= 4.5
+
+
+@pytest.mark.parametrize("palette", [dark_palette, QPalette], ids=["dark", "light"])
+def test_status_colours_keep_contrast_and_stay_apart(palette) -> None:
+    from client.ui.palette import alert_color, ok_color
+
+    chosen = palette()
+    window = chosen.color(QPalette.ColorRole.Window)
+    ok, alert = ok_color(chosen), alert_color(chosen)
+    assert contrast_ratio(ok, window) >= 4.5 and contrast_ratio(alert, window) >= 4.5
+    assert ok.green() > ok.red() and alert.red() > alert.green()  # still green and red
