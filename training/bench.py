@@ -344,14 +344,15 @@ def free_port_base(attempts: int = 200) -> int:
 
 
 @contextmanager
-def own_server(model_dir: Path, runtime: str, folder: Path, timeout: float) -> Iterator[tuple[dict, ServeConfig]]:
+def own_server(model_dir: Path, runtime: str, folder: Path, timeout: float, **archive: Any) -> Iterator[tuple[dict, ServeConfig]]:
     """A TorchServe of the bench's own: the model archived into a temporary store (default
-    workers, batching and threads, the given runtime), started on free ports, stopped after."""
+    workers, batching and threads unless ``archive`` names other ``ArchiveConfig`` values, the
+    given runtime), started on free ports, stopped after."""
     from training import serve
     from training.archive import build_archive
 
     store = folder / "model_store"
-    build_archive(ArchiveConfig(model=model_dir, model_store=store, archive_format="zip-store", runtime=runtime))
+    build_archive(ArchiveConfig(model=model_dir, model_store=store, archive_format="zip-store", runtime=runtime, **archive))
     for attempt in range(3):
         config = ServeConfig(state_dir=folder / f"state{attempt}", port_base=free_port_base(), model_store=store, timeout=timeout)
         try:

@@ -1,0 +1,81 @@
+"""Measure TorchServe's workers x threads x batchSize x maxBatchDelay on this machine.
+
+For each setting the model is archived with those values (``feedback archive --workers
+--threads --batch-size --max-batch-delay``), served by a TorchServe of its own (free loopback
+ports, temporary folder, stopped after), and measured with ``feedback bench``'s own
+functions: single texts at concurrency 1 and 16, and 32-item lists at concurrency 2 (what the
+client's file path sends). Prints a Markdown table and writes JSON; asserts nothing. The
+defaults of ``ArchiveConfig`` come from this table (docs/PERFORMANCE.md).
+
+    python scripts/serving_grid.py --model models/v1 [--texts FILE] [--n-texts 256] \\
+        [--grid 2x1,1x2] [--batches 1,8,32] [--delays 5,20] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from client.core import instance as inst
+from client.core.api import InferenceClient
+from training import bench, paths, serve
+
+LIST = 32
+
+
+def measure(model: Path, texts: list[str], workers: int, threads: int, batch: int, delay: int, requests: int) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="feedback-grid-"))
+    try:
+        with bench.own_server(model, "fp32", folder, 300, workers=workers, threads=threads, batch_size=batch, max_batch_delay=delay) as (instance, config):
+            key = inst.key_file(config.state_dir)
+            [served] = serve.management_client(config).versions()  # what TorchServe read from the archive
+
+            def make_client() -> InferenceClient:
+                return InferenceClient(instance["urls"]["inference"], key, timeout=300, retries=1)
+
+            singles = bench.cycle(texts, requests)
+            lists = bench.chunked(bench.cycle(texts, LIST * max(4, requests // LIST)), LIST)
+            c1 = bench.served_rate(make_client, singles[: max(16, requests // 4)], 1)
+            c16 = bench.served_rate(make_client, singles, 16)
+            l2 = bench.served_rate(make_client, lists, 2)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"workers": workers, "threads": threads, "batch_size": batch, "max_batch_delay": delay,
+            "served": {"workers": served.workers, "batch_size": served.batch_size, "max_batch_delay": served.max_batch_delay},
+            "single_c1_p50_ms": c1["p50_ms"], "single_c1_items_per_s": c1["items_per_s"], "single_c16_items_per_s": c16["items_per_s"],
+            "single_c16_p95_ms": c16["p95_ms"], "list32_c2_items_per_s": l2["items_per_s"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--texts", type=Path, default=paths.dev_file())
+    parser.add_argument("--n-texts", type=int, default=256)
+    parser.add_argument("--requests", type=int, default=256, help="single-text requests at concurrency 16")
+    parser.add_argument("--grid", default="2x1,1x2", help="workers x threads per worker, comma-separated")
+    parser.add_argument("--batches", default="1,8,32")
+    parser.add_argument("--delays", default="5,20")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    texts = bench.load_texts(args.texts, args.n_texts)
+    pairs = [tuple(int(x) for x in pair.split("x")) for pair in args.grid.split(",")]
+    rows = []
+    print("| workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | single c16 items/s | single c16 p95 ms | list32 c2 items/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
+    for (workers, threads), batch, delay in itertools.product(pairs, [int(b) for b in args.batches.split(",")], [int(d) for d in args.delays.split(",")]):
+        row = measure(args.model, texts, workers, threads, batch, delay, args.requests)
+        rows.append(row)
+        print(f"| {workers}x{threads} | {batch} | {delay} | {row['single_c1_p50_ms']:.0f} | {row['single_c16_items_per_s']:.1f} | "
+              f"{row['single_c16_p95_ms']:.0f} | {row['list32_c2_items_per_s']:.1f} |", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": bench.machine(), "texts": str(args.texts), "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

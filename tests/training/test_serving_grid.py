@@ -1,0 +1,34 @@
+"""The serving-grid script, run as a user runs it on the tiny model: one setting per axis,
+its own TorchServe archived with exactly that setting; the JSON has a positive figure for
+every column (its speed is not checked)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.server
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_one_grid_point_is_served_with_its_own_settings_and_measured(tiny_model, tmp_path: Path) -> None:
+    out = tmp_path / "grid.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "serving_grid.py"), "--model", str(tiny_model.out_dir), "--grid", "1x1", "--batches", "4",
+         "--delays", "5", "--n-texts", "16", "--requests", "32", "--json", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    [row] = report["rows"]
+    assert (row["workers"], row["threads"], row["batch_size"], row["max_batch_delay"]) == (1, 1, 4, 5)
+    assert row["served"] == {"workers": 1, "batch_size": 4, "max_batch_delay": 5}  # as TorchServe reports it
+    figures = [value for key, value in row.items() if key.endswith(("_ms", "_per_s"))]
+    assert len(figures) == 5 and all(math.isfinite(v) and v > 0 for v in figures)
+    assert "| 1x1 | 4 | 5 |" in result.stdout
