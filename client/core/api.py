@@ -65,6 +65,48 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class WordWeight:
+    """One unit of an explanation: a word (or, for a long text, a span of words) of the text
+    the model saw, how far the predicted label's calibrated probability falls without it
+    (negative: it held the prediction back), and the label it speaks for."""
+
+    word: str
+    weight: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why the model chose ``label`` for one text (``/explanations/<model>``): ``words``
+    sorted by weight, the strongest first. ``unit`` is "word", or "span" when the text was
+    long enough to be explained ``words_per_unit`` words at a time."""
+
+    label: str
+    confidence: float
+    words: tuple[WordWeight, ...]
+    unit: str = "word"
+    words_per_unit: int = 1
+    model_version: str = ""
+    truncated: bool = False
+    cleaned: bool = False
+    id: Any = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Explanation:
+        return cls(
+            label=data["label"],
+            confidence=float(data["confidence"]),
+            words=tuple(WordWeight(str(w["word"]), float(w["weight"]), str(w["label"])) for w in data["words"]),
+            unit=str(data.get("unit", "word")),
+            words_per_unit=int(data.get("words_per_unit", 1)),
+            model_version=str(data.get("model_version", "")),
+            truncated=bool(data.get("truncated", False)),
+            cleaned=bool(data.get("cleaned", False)),
+            id=data.get("id"),
+        )
+
+
+@dataclass(frozen=True)
 class ItemError:
     error: str
     id: Any = None
@@ -208,8 +250,14 @@ def error_message(response: requests.Response) -> str:
     return response.text.strip()[:300] or response.reason
 
 
+# The handler explains at most this many texts per request (its EXPLAIN_MAX_ITEMS; a
+# contract test keeps the two equal): each costs up to 41 forward passes.
+EXPLAIN_CHUNK = 16
+
+
 class InferenceClient:
-    """Classify texts against ``/predictions/<model>``; lists are sent in chunks."""
+    """Classify texts against ``/predictions/<model>`` and explain them against
+    ``/explanations/<model>``; lists are sent in chunks."""
 
     def __init__(
         self,
@@ -262,6 +310,32 @@ class InferenceClient:
             results.extend(chunk)
             if progress is not None:
                 progress(len(results), chunk)
+        return results
+
+
+    def explain(self, text: str) -> Explanation:
+        """One text -> Explanation (the words behind its label); a refused text raises
+        RequestRejectedError with the reason."""
+        response = self.session.request(
+            "POST", f"/explanations/{self.model}", items=1, data=text.encode("utf-8"), headers={"Content-Type": "text/plain; charset=utf-8"}
+        )
+        if response.status_code != 200:
+            raise RequestRejectedError(f"the server could not explain the text: {error_message(response)}", "", response.status_code)
+        return Explanation.from_json(response.json())
+
+    def explain_many(self, items: Sequence[tuple[Any, str]], cancelled: Callable[[], bool] | None = None) -> list[Explanation | ItemError]:
+        """(id, text) pairs -> one Explanation or ItemError each, in order, sent
+        ``EXPLAIN_CHUNK`` at a time; stops between chunks when ``cancelled()``."""
+        results: list[Explanation | ItemError] = []
+        for start in range(0, len(items), EXPLAIN_CHUNK):
+            if cancelled is not None and cancelled():
+                break
+            chunk = items[start : start + EXPLAIN_CHUNK]
+            payload = {"items": [{"id": item_id, "text": text} for item_id, text in chunk]}
+            response = self.session.request("POST", f"/explanations/{self.model}", items=len(chunk), json=payload)
+            if response.status_code != 200:
+                raise RequestRejectedError(f"the server could not explain a batch: {error_message(response)}", "", response.status_code)
+            results.extend(ItemError(r["error"], r.get("id")) if "error" in r else Explanation.from_json(r) for r in response.json())
         return results
 
 

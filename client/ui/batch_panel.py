@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from client.ui.batch_controller import CANCELLED, FINISHED, INTERRUPTED, LOADING, RUNNING, BatchController
 from client.core.batch import BatchRun
 from client.core.review_queue import ORDER_TITLES
+from client.ui.explanation import RowExplanation
 from client.ui.results_view import FilterBar, QueueBar, ResultsTable
 from client.ui import settings_store
 from client.core.stats import format_duration
@@ -104,11 +105,14 @@ class BatchPanel(QWidget):
         self.errors.verticalHeader().hide()
         self.errors.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.summary = StatsCharts()
+        # Below each table, the current row's text with the words behind its label.
+        self.results_detail = RowExplanation(controller.services, self.table)
+        self.queue_detail = RowExplanation(controller.services, self.queue_table)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.preview, "Preview")
-        self.tabs.addTab(self._with_bar(self.filters, self.table, self.shown_count, self.confirm_button), "Results")
-        self.tabs.addTab(self._with_bar(self.queue_bar, self.queue_table, self.queue_count, self.queue_confirm), "Review queue")
+        self.tabs.addTab(self._with_bar(self.filters, self.table, self.results_detail, self.shown_count, self.confirm_button), "Results")
+        self.tabs.addTab(self._with_bar(self.queue_bar, self.queue_table, self.queue_detail, self.queue_count, self.queue_confirm), "Review queue")
         self.tabs.addTab(self.errors, "Errors")
         self.tabs.addTab(self.summary, "Summary")
 
@@ -144,12 +148,13 @@ class BatchPanel(QWidget):
         self._state_changed(controller.state)
 
     @staticmethod
-    def _with_bar(top: QWidget | None, table: QTableView, count: QLabel, button: QPushButton) -> QWidget:
+    def _with_bar(top: QWidget | None, table: QTableView, detail: QWidget, count: QLabel, button: QPushButton) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
         if top is not None:
             layout.addWidget(top)
-        layout.addWidget(table, 1)
+        layout.addWidget(table, 3)
+        layout.addWidget(detail, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(count, 1)
         bottom.addWidget(button)

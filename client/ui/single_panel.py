@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client.core.api import Prediction
+from client.core.api import Explanation, Prediction
 from client.ui.charts import BarChart, label_bars
+from client.ui.explanation import ExplanationView
 from client.ui.palette import label_swatch
 from client.ui.shortcuts import CONFIRM_KEYS, NEW_TEXT_KEYS, label_key_sequences, sequences
 from client.ui.services import Services
@@ -35,6 +36,7 @@ BADGE_STYLE = "background: #FFE08A; color: #5C4400; border-radius: 8px; padding:
 
 class SinglePanel(QWidget):
     shown = Signal(object)  # the Prediction now on screen
+    explained = Signal(object)  # the Explanation now highlighted
     verdict_saved = Signal(object)  # the Correction the store saved
 
     def __init__(self, services: Services, parent: QWidget | None = None) -> None:
@@ -44,6 +46,7 @@ class SinglePanel(QWidget):
         self.verdict: Correction | None = None
         self._text = ""
         self._pending: Worker | None = None
+        self._explaining: Worker | None = None
 
         self.editor = QPlainTextEdit()
         self.editor.setPlaceholderText("Paste or type a customer message, then press Ctrl+Enter.")
@@ -74,6 +77,10 @@ class SinglePanel(QWidget):
         self.correct_button.setMenu(self.correct_menu)
         self.saved_note = QLabel()
         self._set_verdict_buttons(False)
+        self.why = ExplanationView()
+        self.why_box = QGroupBox("Why this label")
+        QVBoxLayout(self.why_box).addWidget(self.why)
+        self.why_box.hide()
 
         top = QHBoxLayout()
         top.addWidget(self.label_name)
@@ -111,6 +118,7 @@ class SinglePanel(QWidget):
         layout.addWidget(self.editor, 1)
         layout.addLayout(buttons)
         layout.addWidget(result_box)
+        layout.addWidget(self.why_box, 1)
         layout.addStretch(1)
         services.corrections.saved.connect(self._saved)
         services.corrections.undone.connect(self._undone)
@@ -148,6 +156,8 @@ class SinglePanel(QWidget):
             self.status.setText("Type or paste a message first.")
             return
         self._text = text
+        self._explaining = None  # an explanation of the previous text is not shown
+        self.why_box.hide()
         self.status.setText("Classifying…")
         self.classify_button.setEnabled(False)
         self._pending = Worker(self.services.inference().classify, text).on(returned=self._show, errored=self._failed)
@@ -177,6 +187,25 @@ class SinglePanel(QWidget):
         self.saved_note.setText("")
         self.status.setText("")
         emit(self.shown, prediction)
+        self._explain()
+
+    def _explain(self) -> None:
+        """Ask which words carried the label, once the label is on screen (an explanation
+        costs the server a few dozen forward passes, so the verdict does not wait for it)."""
+        self.why.show_waiting(self._text)
+        self.why_box.show()
+        self._explaining = Worker(self.services.inference().explain, self._text).on(returned=self._explained, errored=self._not_explained)
+        self.services.start(self._explaining)
+
+    def _explained(self, explanation: Explanation) -> None:
+        if self._explaining is None or self.sender() is not self._explaining.signals:
+            return
+        self.why.show_explanation(self._text, explanation)
+        emit(self.explained, explanation)
+
+    def _not_explained(self, exc: object) -> None:
+        if self._explaining is not None and self.sender() is self._explaining.signals:
+            self.why.show_error(exc)
 
     def _failed(self, exc: object) -> None:
         if not self._is_current():
