@@ -57,7 +57,7 @@ def test_the_failing_action_is_among_the_top_words_of_an_obvious_bug_report(clie
     is tested in tests/handler/test_explanations.py whatever the model learnt."""
     explanation = client.explain(text)
     top = [w.word for w in explanation.words[:3]]
-    print(f"tiny model, {explanation.label} {explanation.confidence:.2f}: top words {top}")
+    print(f"tiny model, {explanation.label} {explanation.confidence:.2f}: top words {[(w.word, w.weight) for w in explanation.words[:3]]}")
     assert explanation.label == "bug" and action in top, (explanation.label, top)
 
 
@@ -102,11 +102,12 @@ def test_a_span_marks_each_of_its_words_wherever_they_stand_whole() -> None:
 
 
 def assert_marked(view, explanation: Explanation) -> None:
-    """Each word the explanation marks sits on its label's colour in the view (Qt rewrites
-    the HTML it was given, so this reads Qt's own)."""
+    """Each word the explanation marks sits on its label's colour in the view wherever the
+    text holds it whole (the cut of a long text may split one word: that piece is listed,
+    not marked). Qt rewrites the HTML it was given, so this reads Qt's own."""
     shown = view.browser.toHtml()
     backgrounds, _ = highlight_colors(view.browser.palette())
-    marks = marked_words(explanation)
+    marks = {word: mark for word, mark in marked_words(explanation).items() if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", view.text, re.IGNORECASE)}
     assert marks, explanation
     for word, mark in marks.items():
         assert re.search(rf"background-color:{backgrounds[mark.label]};[^>]*>{re.escape(word)}<", shown, re.IGNORECASE), (word, shown)
@@ -200,3 +201,30 @@ def test_review_queue_has_its_own_detail_pane(qtbot, ran) -> None:
     assert pane.browser.toPlainText().startswith(result.row.text)
     assert_marked(pane, explanation)
     assert ran.batch.results_detail.explanation is None  # the results pane follows its own table
+
+
+def test_a_long_text_is_explained_in_spans_and_the_view_says_so(qtbot, window) -> None:
+    text = " ".join(f"the export to csv fails with error {i} when the report is long" for i in range(400))  # 4,800 words
+    panel = window.single
+    with qtbot.waitSignal(panel.explained, timeout=60000) as explained:
+        classify(qtbot, window, text)
+    explanation = explained.args[0]
+    assert explanation.unit == "span" and explanation.truncated and explanation.words_per_unit > 1
+    assert f"weighed {explanation.words_per_unit} words at a time" in panel.why.browser.toPlainText()
+    assert_marked(panel.why, explanation)
+
+
+def test_a_verdict_key_moves_on_and_the_pane_explains_the_next_row(qtbot, ran) -> None:
+    batch, table, pane = ran.batch, ran.batch.table, ran.batch.results_detail
+    batch.tabs.setCurrentIndex(1)
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus)
+    with qtbot.waitSignal(pane.explained, timeout=30000):
+        table.setCurrentIndex(table.proxy.index(0, 0))
+    first = table.current_result()
+    with qtbot.waitSignal(pane.explained, timeout=30000) as explained:
+        with qtbot.waitSignal(ran.services.corrections.saved, timeout=10000):
+            qtbot.keyClick(table, Qt.Key.Key_1)
+    result, explanation = explained.args
+    assert first.reviewed_label == LABELS[0] and result is table.current_result() and result is not first
+    assert pane.browser.toPlainText().startswith(result.row.text) and explanation.label == result.prediction.label
