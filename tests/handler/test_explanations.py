@@ -13,6 +13,7 @@ import requests
 from client.core.instance import read_key
 from client.core.labels import LABELS
 from handler.feedback_handler import EXPLAIN_MAX_ITEMS, EXPLAIN_MAX_UNITS, occlusion_units, occlusion_weights, unit_text
+from test_serving import delta, metrics_after, settled_metrics
 
 MODEL = "feedback-classifier"
 BUG = "The app crashes every time I upload a photo from the gallery"
@@ -23,6 +24,7 @@ class Api:
 
     def __init__(self, instance: dict) -> None:
         self.base = instance["urls"]["inference"]
+        self.metrics_url = instance["urls"]["metrics"]
         self.auth = {"Authorization": f"Bearer {read_key(Path(instance['key_file']), 'inference')}"}
 
     def post(self, route: str, **kwargs) -> requests.Response:
@@ -79,6 +81,7 @@ def test_removing_the_top_word_lowers_the_labels_score_by_its_weight(api):
 
 
 def test_a_list_is_explained_per_item_and_a_bad_item_gets_its_own_error(api):
+    before = settled_metrics(api)
     items = [{"id": "a", "text": BUG}, {"id": "b", "text": "   "}, {"id": "c", "text": "I love the new calendar view"}, {"id": "d", "text": 42}]
     r = api.explain(json={"items": items})
     assert r.status_code == 200, r.text
@@ -88,6 +91,8 @@ def test_a_list_is_explained_per_item_and_a_bad_item_gets_its_own_error(api):
     assert _is_explanation(body[0], items[0]["text"]) and _is_explanation(body[2], items[2]["text"])
     texts = api.explain(json={"texts": ["where is the invoice", "thanks"]}).json()
     assert len(texts) == 2 and all(_is_explanation(entry, text) for entry, text in zip(texts, ["where is the invoice", "thanks"]))
+    after = metrics_after(api, before, {("FeedbackExplanations", ()): 4})
+    assert delta(after, before, "FeedbackExplanations") == 4 and delta(after, before, "FeedbackPredictions") == 0
 
 
 def test_too_many_items_or_a_bad_body_is_a_400_with_a_message(api):
