@@ -38,14 +38,15 @@ from client.core.records import FORMATS
 
 PREVIEW_ROWS = 50
 NO_ID = "(none)"
-OPEN_FILTER = "Feedback files (*.csv *.jsonl *.ndjson *.json *.txt);;All files (*)"
+OPEN_FILTER = "Feedback files (*.csv *.tsv *.xlsx *.jsonl *.ndjson *.json *.txt);;All files (*)"
+EXPORT_FILTER = "CSV (*.csv);;Excel workbook (*.xlsx);;JSON Lines (*.jsonl)"
 
 
 def _droppable(event: QDragEnterEvent | QDropEvent) -> Path | None:
     """The first local file in a drag whose suffix we can read."""
     for url in event.mimeData().urls():
         path = Path(url.toLocalFile())
-        if url.isLocalFile() and path.suffix.lower().lstrip(".") in (*FORMATS, "ndjson", "json"):
+        if url.isLocalFile() and path.suffix.lower().lstrip(".") in (*FORMATS, "ndjson", "json", "tsv"):
             return path
     return None
 
@@ -225,7 +226,7 @@ class BatchPanel(QWidget):
     def ask_export(self) -> None:
         run = self.controller.run
         suggested = str(run.source.with_name(run.source.stem + "-classified.csv")) if run else ""
-        chosen, _ = QFileDialog.getSaveFileName(self, "Export results", suggested, "CSV (*.csv);;JSON Lines (*.jsonl)")
+        chosen, _ = QFileDialog.getSaveFileName(self, "Export results", suggested, EXPORT_FILTER)
         if chosen:
             settings_store.set_last_folder(self.controller.services.qsettings, Path(chosen).parent)
             self.controller.export(Path(chosen))
