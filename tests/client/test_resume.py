@@ -68,6 +68,6 @@ def test_key_refused_mid_batch_keeps_results_and_resume_finishes_without_repeats
         qtbot.mouseClick(window.banner.resume, Qt.MouseButton.LeftButton)
     assert not window.banner.isVisible()
     assert controller.model.rowCount() == 300
-    assert [controller.model.result(i).row.line for i in range(300)] == list(range(2, 302))
+    assert sorted(controller.model.result(i).row.line for i in range(300)) == list(range(2, 302))  # every row once
     resumed = [int(log.index(row, 2).data()) for row in range(sent_before, log.rowCount()) if log.index(row, 4).data() == "200"]
     assert sum(resumed) == 300 - kept  # nothing was classified twice
