@@ -150,6 +150,7 @@ def export_records(results: list[BatchResult]) -> list[dict[str, object]]:
 
 
 def export_results(path: Path, results: list[BatchResult]) -> Path:
-    """Write results as CSV or JSONL (by the file's suffix)."""
-    return write_records(path, export_records(results))
+    """Write results as CSV, Excel or JSONL (by the file's suffix), in the source file's row
+    order: answers arrive shortest text first (``classify_chunks``), people read files top down."""
+    return write_records(path, export_records(sorted(results, key=lambda result: result.row.line)))
 
