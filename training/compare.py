@@ -31,6 +31,9 @@ class Row:
     items_per_second: float
 
 
+HOLDOUT = "our held-back messy set"
+
+
 def _measure(system: Any, name: str, dataset: str, items: list[Example], train_seconds: float, threshold: float | None = None) -> Row:
     started = time.perf_counter()
     proba = system(items)
@@ -48,6 +51,8 @@ def run_compare(config: CompareConfig) -> dict[str, Any]:
     datasets = {"our test split": test}
     if config.dev and config.dev.exists():
         datasets["our development set"] = load_examples(config.dev)
+    if config.holdout and config.holdout.exists():
+        datasets[HOLDOUT] = load_examples(config.holdout)
     if config.external and config.external.exists():
         datasets["external eval"] = load_examples(config.external)
     texts, labels = [e.text for e in train], [e.label for e in train]
@@ -94,7 +99,7 @@ def write_report(path: Path, rows: list[Row], model_dir: Path) -> None:
     sections = ["# Model report", "", "Written by `feedback compare`. Same training split for every system; the external set is measured only, never trained or tuned on.", "", format_table(rows), ""]
     for r in rows:
         if r.system.startswith("fine-tuned"):
-            slug = {"our test split": "test", "our development set": "dev"}.get(r.dataset, "external")
+            slug = {"our test split": "test", "our development set": "dev", HOLDOUT: "holdout"}.get(r.dataset, "external")
             plots = save_plots(r.report, img / slug, title=f"({r.dataset})")
             sections += [f"## Fine-tuned model on {r.dataset}", "", "```", r.report.table(), "```", ""]
             sections += [f"![{p.stem}](img/{slug}/{p.name})" for p in plots] + [""]

@@ -275,6 +275,8 @@ class CompareConfig:
     data: Path = _help("Our labelled JSONL.", default_factory=paths.data_file)
     splits: Path = _help("Split file.", default_factory=paths.splits_file)
     dev: Path | None = _help("Our development set (written in another voice than the training data).", default_factory=paths.dev_file)
+    holdout: Path | None = _help("Our held-back messy set (a third hand; measured only, never used to pick a model); 'none' to leave it out.",
+                                 default_factory=paths.holdout_file)
     external: Path | None = _help("External evaluation JSONL (measured only).", default_factory=paths.external_eval_file)
     report: Path | None = _help("Markdown report to write.", default_factory=lambda: paths.report_dir() / "MODEL_REPORT.md")
     base_model: str = _help("Encoder for the linear probe.", default=DEFAULT_BASE_MODEL)
@@ -285,6 +287,7 @@ class CompareConfig:
         self.data, self.splits = Path(self.data), Path(self.splits)
         self.external = Path(self.external) if self.external else None
         self.dev = Path(self.dev) if self.dev else None
+        self.holdout = None if self.holdout is None or str(self.holdout).lower() == "none" else Path(self.holdout)
         self.report = Path(self.report) if self.report else None
 
 

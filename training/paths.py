@@ -72,6 +72,12 @@ def dev_file() -> Path:
     return package_file("training", "data", "dev.jsonl")
 
 
+def holdout_file() -> Path:
+    """Our held-back messy set: written by a third hand in inbox voices; measured only, never
+    trained on or used to pick a model (``feedback compare``)."""
+    return package_file("training", "data", "holdout.jsonl")
+
+
 def handler_file() -> Path:
     return package_file("handler", "feedback_handler.py")
 

@@ -32,16 +32,21 @@ def test_compare_writes_table_json_and_report(tiny_model, tmp_path, capsys):
     data, splits, external = small_files(tmp_path)
     report = tmp_path / "docs" / "MODEL_REPORT.md"
     out_json = tmp_path / "compare.json"
-    code = main(["compare", "--model", str(tiny_model.out_dir), "--data", str(data), "--splits", str(splits), "--external", str(external), "--report", str(report), "--json", str(out_json)])
+    holdout = tmp_path / "holdout.jsonl"
+    holdout.write_text("".join(line for i, line in enumerate(external.read_text(encoding="utf-8").splitlines(keepends=True)) if i % 2), encoding="utf-8")
+    code = main(["compare", "--model", str(tiny_model.out_dir), "--data", str(data), "--splits", str(splits), "--external", str(external),
+                 "--holdout", str(holdout), "--report", str(report), "--json", str(out_json)])
     assert code == 0
     table = capsys.readouterr().out
     for system in ("majority class", "TF-IDF + logistic regression", "frozen encoder + linear probe", "fine-tuned v1"):
         assert system in table
     rows = json.loads(out_json.read_text())
-    assert {(r["system"].split(" v")[0], r["dataset"]) for r in rows} >= {("fine-tuned", "our test split"), ("fine-tuned", "external eval")}
+    assert {(r["system"].split(" v")[0], r["dataset"]) for r in rows} >= {("fine-tuned", "our test split"), ("fine-tuned", "external eval"), ("fine-tuned", "our held-back messy set")}
+    assert next(r for r in rows if r["dataset"] == "our held-back messy set")["n"] == len(holdout.read_text().splitlines())
     external_row = next(r for r in rows if r["dataset"] == "external eval" and r["system"].startswith("fine-tuned"))
     assert set(external_row["by_source"]) == {"forum", "tweets"} and external_row["items_per_second"] > 0
     text = report.read_text()
     assert "| system | dataset |" in text and "per source" in text
     assert (report.parent / "img" / "test" / "confusion_matrix.png").exists()
     assert (report.parent / "img" / "external" / "reliability.png").exists()
+    assert (report.parent / "img" / "holdout" / "reliability.png").exists()

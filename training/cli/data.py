@@ -17,7 +17,7 @@ def check(args: argparse.Namespace, _config: None) -> int:
     from training.data import load_splits
     from training.datacheck import check_file
 
-    files = [Path(args.file)] if args.file else [paths.data_file(), paths.dev_file()]
+    files = [Path(args.file)] if args.file else [paths.data_file(), paths.dev_file(), paths.holdout_file()]
     eval_dir = None if args.no_eval else paths.eval_dir()
     failed = 0
     for path in files:
@@ -29,8 +29,9 @@ def check(args: argparse.Namespace, _config: None) -> int:
         splits_path = Path(args.splits) if args.splits else (paths.splits_file() if path == paths.data_file() else None)
         if splits_path is not None and splits_path.exists():
             splits = load_splits(splits_path)
-        # The development set picks models: none of its items may be in the training data.
-        others = [paths.data_file()] if not args.file and path == paths.dev_file() else []
+        # The development set picks models and the held-back set judges them: none of their
+        # items may be in the training data (nor the held-back set's in the development set).
+        others = {paths.dev_file(): [paths.data_file()], paths.holdout_file(): [paths.data_file(), paths.dev_file()]}.get(path, []) if not args.file else []
         problems = check_file(path, eval_dir, splits, others=others)
         for problem in problems:
             print(problem)
