@@ -34,6 +34,11 @@ class Mark:
     weight: float
 
 
+# Below this largest weight (one point of confidence) no word matters much on its own: several
+# words say the same thing (with "logs me out" and "draft is gone", neither is needed alone).
+SURE_ANYWAY = 0.01
+
+
 def marked_words(explanation: Explanation, top: int = TOP_WORDS, min_share: float = MIN_SHARE) -> dict[str, Mark]:
     """Lower-cased word -> Mark, for the ``top`` units with the largest |weight| (at least
     ``min_share`` of the largest, and above ``FLOOR``). A span unit marks each of its words;
@@ -87,8 +92,11 @@ def legend_html(explanation: Explanation, marks: dict[str, Mark], backgrounds: d
         by_label.setdefault(mark.label, []).append((word, mark))
     lines = []
     for label in sorted(by_label, key=lambda lab: (lab != explanation.label, lab)):
-        words = ", ".join(f"{html.escape(word)} ({mark.weight:+.3f})" for word, mark in sorted(by_label[label], key=lambda wm: -abs(wm[1].weight)))
+        words = ", ".join(f"{html.escape(word)} ({mark.weight:+.2g})" for word, mark in sorted(by_label[label], key=lambda wm: -abs(wm[1].weight)))
         role = "for this label" if label == explanation.label else "for another label"
         lines.append(f"{_span('&nbsp;' + html.escape(LABEL_NAMES.get(label, label)) + '&nbsp;', label, backgrounds, foreground)} {role}: {words}")
     unit = f" Long text: weighed {explanation.words_per_unit} words at a time." if explanation.unit == "span" else ""
+    if max(abs(mark.weight) for mark in marks.values()) < SURE_ANYWAY:
+        lines.append(f"The model is sure of {html.escape(LABEL_NAMES.get(explanation.label, explanation.label))} from the message as a whole: "
+                     "no single word changes its confidence by even a point; the marked words weigh most, by a little.")
     return f"<p>{'<br>'.join(lines)}</p><p><small>Weight: how much less sure the model is of {html.escape(LABEL_NAMES.get(explanation.label, explanation.label))} without the word.{unit}</small></p>"

@@ -90,6 +90,17 @@ def test_text_is_escaped_and_marked_words_are_spans_in_their_labels_colour() -> 
     assert html.unescape(re.sub(r"<[^>]+>", "", out.split("</div>")[0])) == SCRIPT
 
 
+def test_weights_keep_two_significant_digits_and_a_saturated_label_says_so() -> None:
+    backgrounds, foreground = _colors()
+    sure = Explanation("bug", 0.97, (WordWeight("every", 0.00042, "bug"), WordWeight("15", 0.0003, "bug")))
+    out = highlight_html("logs me out every time, Android 15", sure, backgrounds, foreground)
+    assert "every (+0.00042)" in out and "15 (+0.0003)" in out
+    assert "from the message as a whole" in out
+    unsure = Explanation("bug", 0.6, (WordWeight("crashes", 0.31, "bug"),))
+    out = highlight_html("the app crashes", unsure, backgrounds, foreground)
+    assert "crashes (+0.31)" in out and "as a whole" not in out
+
+
 def test_a_span_marks_each_of_its_words_wherever_they_stand_whole() -> None:
     explanation = Explanation("bug", 0.8, (WordWeight("upload crashes,", 0.3, "bug"),), unit="span", words_per_unit=2)
     backgrounds, foreground = _colors()
