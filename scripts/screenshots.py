@@ -5,8 +5,9 @@
     python scripts/screenshots.py --start-server       # a temporary TorchServe from model_store/ on port 38080
 
 The app runs with a temporary settings file, corrections store and log, so the screenshots
-never touch the user's. Writes single.png, batch_results.png, review_queue.png,
-batch_summary.png, batch_errors.png, dashboard.png and server_down.png into docs/screenshots/.
+never touch the user's. Writes single.png, explanation.png, batch_results.png,
+review_queue.png, keyboard.png, batch_summary.png, batch_errors.png, dashboard.png, drift.png
+and server_down.png into docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from training import paths  # noqa: E402
 
 logger = logging.getLogger("screenshots")
 SIZE = (1280, 860)
+EXPLAINED_ROW = 9  # the row of samples/support_export.csv whose explanation explanation.png shows
 SINGLE_TEXT = "Since the last update the app logs me out every time I switch to another app, and my draft is gone. Pixel 7, Android 15."
 
 
@@ -59,10 +61,20 @@ def settle(ms: int = 300) -> None:
     loop.exec()
 
 
-def save(widget: QWidget, out: Path, name: str) -> None:
+def save(widget: QWidget, out: Path, name: str, over: QWidget | None = None) -> None:
+    """``widget`` as it is drawn; ``over`` (a dialog) drawn at its centre as the window manager
+    would show it (offscreen windows are grabbed one at a time)."""
     settle()
     path = out / name
-    widget.grab().save(str(path))
+    picture = widget.grab()
+    if over is not None:
+        from PySide6.QtGui import QPainter
+
+        on_top = over.grab()
+        painter = QPainter(picture)
+        painter.drawPixmap((picture.width() - on_top.width()) // 2, (picture.height() - on_top.height()) // 2, on_top)
+        painter.end()
+    picture.save(str(path))
     print(f"wrote {path}", file=sys.stderr)
 
 
@@ -100,6 +112,7 @@ def shoot(out: Path, work: Path, inference: str, management: str, key_file: Path
     window.single.editor.setPlainText(SINGLE_TEXT)
     window.single.classify()
     wait_for(window.single.shown)
+    wait_for(window.single.explained)
     save(window, out, "single.png")
 
     window.tabs.setCurrentWidget(window.batch)
@@ -114,8 +127,16 @@ def shoot(out: Path, work: Path, inference: str, management: str, key_file: Path
         wait_for(window.services.corrections.saved)
     window.batch.tabs.setCurrentIndex(1)
     save(window, out, "batch_results.png")
+    table = window.batch.table
+    table.setFocus()
+    table.setCurrentIndex(table.model().index(EXPLAINED_ROW, 0))
+    wait_for(window.batch.results_detail.explained)
+    save(window, out, "explanation.png")
     window.batch.tabs.setCurrentIndex(2)
     save(window, out, "review_queue.png")
+    window.show_shortcuts()
+    save(window, out, "keyboard.png", over=window.shortcuts_sheet)
+    window.shortcuts_sheet.close()
     window.batch.tabs.setCurrentWidget(window.batch.summary)
     save(window, out, "batch_summary.png")
 
@@ -132,6 +153,25 @@ def shoot(out: Path, work: Path, inference: str, management: str, key_file: Path
     window.dashboard.refresh()
     wait_for(window.dashboard.refreshed)
     save(window, out, "dashboard.png")
+    for sample in ("app_reviews.jsonl", "survey_comments.txt"):  # more of today's traffic for the drift view
+        window.tabs.setCurrentWidget(window.batch)
+        window.batch_controller.export(work / f"{sample}-classified.csv")
+        wait_for(window.batch_controller.exported)
+        window.batch.open_file(REPO / "samples" / sample)
+        wait_for(window.batch_controller.loaded)
+        window.batch.run_button.click()
+        wait_for(window.batch_controller.state_changed, accept=lambda state: state == "finished")
+    window.batch_controller.export(work / "last-classified.csv")
+    wait_for(window.batch_controller.exported)
+    window.tabs.setCurrentWidget(window.dashboard)
+    drift = window.dashboard.drift
+    drift.refresh()
+    wait_for(drift.refreshed)
+    from PySide6.QtWidgets import QScrollArea
+
+    scroll = window.dashboard.findChild(QScrollArea)
+    scroll.verticalScrollBar().setValue(drift.y())  # the Drift group at the top of the view
+    save(window, out, "drift.png")
     window.shutdown()
     window.close()
     window.deleteLater()
@@ -167,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Feedback Analyzer")
     with tempfile.TemporaryDirectory(prefix="feedback-screenshots-") as tmp:
         work = Path(tmp)
+        os.environ["FEEDBACK_TRAFFIC_DB"] = str(work / "traffic.sqlite3")  # the drift history starts empty, not the user's
         (work / "down").mkdir()
         if args.start_server:
             with temporary_server(args.model_store, args.port_base, work) as instance:
