@@ -95,3 +95,15 @@ def test_classify_runs_on_an_install_without_torch_numpy_or_qt():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "error: TorchServe is not reachable at http://127.0.0.1:9" in done.stderr and "hint:" in done.stderr
+
+
+def test_a_setting_on_by_default_can_be_turned_off_on_the_command_line():
+    import argparse
+
+    from training import config as cfg
+
+    parser = argparse.ArgumentParser()
+    cfg.add_arguments(parser, cfg.TrainConfig)
+    parsed = {args: cfg.from_args(cfg.TrainConfig, parser.parse_args(args)).clean_inbox for args in ((), ("--no-clean-inbox",), ("--clean-inbox",))}
+    assert parsed == {(): True, ("--no-clean-inbox",): False, ("--clean-inbox",): True}
+    assert cfg.from_args(cfg.TrainConfig, parser.parse_args(["--augment", "0.25"])).augment == 0.25
