@@ -120,4 +120,17 @@ def write_report(path: Path, rows: list[Row], model_dir: Path) -> None:
         for r in ext:
             sections.append(f"| {r.system} | " + " | ".join(f"{v['macro_f1']:.2f} / {v['accuracy']:.2f} (n={v['n']})" for v in r.report.by_source.values()) + " |")
         sections.append("")
-    path.write_text("\n".join(sections), encoding="utf-8")
+    path.write_text("\n".join(sections) + kept_by_hand(path), encoding="utf-8")
+
+
+HAND_WRITTEN = "<!-- written by hand below: feedback compare keeps it -->"
+
+
+def kept_by_hand(path: Path) -> str:
+    """The hand-written tail of an existing report (experiments, what did not help), from the
+    ``HAND_WRITTEN`` marker on: the tables above it are regenerated, the record below it is not."""
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    at = text.find(HAND_WRITTEN)
+    return "" if at < 0 else "\n" + text[at:]

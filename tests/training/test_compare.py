@@ -50,3 +50,14 @@ def test_compare_writes_table_json_and_report(tiny_model, tmp_path, capsys):
     assert (report.parent / "img" / "test" / "confusion_matrix.png").exists()
     assert (report.parent / "img" / "external" / "reliability.png").exists()
     assert (report.parent / "img" / "holdout" / "reliability.png").exists()
+
+
+def test_the_hand_written_tail_of_the_report_survives_a_rewrite(tmp_path):
+    from training.compare import HAND_WRITTEN, kept_by_hand
+
+    report = tmp_path / "MODEL_REPORT.md"
+    assert kept_by_hand(report) == ""
+    report.write_text("# Model report\n\n| old table |\n\n" + HAND_WRITTEN + "\n## Experiments\n\n| run | dev |\n", encoding="utf-8")
+    assert kept_by_hand(report) == "\n" + HAND_WRITTEN + "\n## Experiments\n\n| run | dev |\n"
+    report.write_text("# Model report without a marker\n", encoding="utf-8")
+    assert kept_by_hand(report) == ""
