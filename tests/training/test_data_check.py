@@ -123,3 +123,13 @@ def test_the_development_set_is_clean_balanced_and_apart_from_the_training_data(
     assert check_file(dev, paths.eval_dir(), None, others=[paths.data_file()]) == []
     labels = [json.loads(line)["label"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(labels) >= 400 and min(labels.count(label) for label in set(labels)) >= 40 and len(set(labels)) == 8
+
+
+def test_the_held_back_set_is_clean_balanced_and_apart_from_training_and_development_data() -> None:
+    """It judges models that were chosen on the development set, so it may share nothing with either."""
+    holdout = paths.holdout_file()
+    assert check_file(holdout, paths.eval_dir(), None, others=[paths.data_file(), paths.dev_file()]) == []
+    rows = [json.loads(line) for line in holdout.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels = [row["label"] for row in rows]
+    assert len(rows) >= 400 and len(set(labels)) == 8 and min(labels.count(label) for label in set(labels)) >= 45
+    assert all(row["id"].startswith("hold-") for row in rows)
