@@ -102,10 +102,14 @@ class ArchiveConfig:
     model: Path | None = _help("Trained model folder; default: the highest models/v<N>.", default=None)
     model_store: Path = _help("Folder that receives feedback-classifier-v<N>.mar.", default_factory=paths.model_store_dir)
     archive_format: str = _help("torch-model-archiver format: default (deflate), zip-store (fast) or no-archive.", default="default")
-    threads: int = _help("Torch threads per TorchServe worker (workers x threads should not exceed cores).", default=1)
-    workers: int = _help("TorchServe workers for this model (minWorkers = maxWorkers in the model-config YAML).", default=2)
+    # Defaults from scripts/serving_grid.py on 2 cores (docs/PERFORMANCE.md, "Workers, threads and
+    # batching"): 1 worker x 2 threads moves 32-item lists (the file path) 1.6x faster than
+    # 2 workers x 1 thread, at the same single-text p50; waiting 5 ms rather than 20 for a batch
+    # to fill cuts single-text latency.
+    threads: int = _help("Torch threads per TorchServe worker (workers x threads should not exceed cores).", default=2)
+    workers: int = _help("TorchServe workers for this model (minWorkers = maxWorkers in the model-config YAML).", default=1)
     batch_size: int = _help("TorchServe batchSize: requests gathered into one handler call.", default=8)
-    max_batch_delay: int = _help("TorchServe maxBatchDelay in ms: how long a batch waits to fill.", default=20)
+    max_batch_delay: int = _help("TorchServe maxBatchDelay in ms: how long a batch waits to fill.", default=5)
     response_timeout: int = _help("TorchServe responseTimeout in seconds for one handler call.", default=120)
     max_items: int = _help("Most items one request may carry.", default=256)
     runtime: str = _help("How the workers run the model: fp32, or int8 (dynamic quantisation of the linear layers at load time; "
