@@ -8,7 +8,7 @@ client's file path sends). Prints a Markdown table and writes JSON; asserts noth
 defaults of ``ArchiveConfig`` come from this table (docs/PERFORMANCE.md).
 
     python scripts/serving_grid.py --model models/v1 [--texts FILE] [--n-texts 256] \\
-        [--grid 2x1,1x2] [--batches 1,8,32] [--delays 5,20] [--json OUT]
+        [--grid 2x1,1x2] [--batches 1,8,32] [--delays 5,20] [--in-flight 2,4,8] [--json OUT]
 """
 
 from __future__ import annotations
@@ -19,16 +19,29 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from client.core import instance as inst
 from client.core.api import InferenceClient
+from client.core.classify import classify_file
 from training import bench, paths, serve
 
 LIST = 32
 
 
-def measure(model: Path, texts: list[str], workers: int, threads: int, batch: int, delay: int, requests: int) -> dict:
+def file_rate(make_client, texts: list[str], lines: int, in_flight: int, folder: Path) -> float:  # noqa: ANN001
+    """Items/s of the client's file path (``classify_file``: sorted by length, ``in_flight``
+    requests at once) on a ``lines``-line JSONL file of the texts."""
+    source = folder / f"file-{in_flight}.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(bench.cycle(texts, lines))), encoding="utf-8")
+    started = time.perf_counter()
+    done = classify_file(make_client(), source, in_flight=in_flight)
+    return round(len(done.records) / (time.perf_counter() - started), 2)
+
+
+def measure(model: Path, texts: list[str], workers: int, threads: int, batch: int, delay: int, requests: int,
+            in_flight: list[int] = (), file_lines: int = 0) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="feedback-grid-"))
     try:
         with bench.own_server(model, "fp32", folder, 300, workers=workers, threads=threads, batch_size=batch, max_batch_delay=delay) as (instance, config):
@@ -43,12 +56,13 @@ def measure(model: Path, texts: list[str], workers: int, threads: int, batch: in
             c1 = bench.served_rate(make_client, singles[: max(16, requests // 4)], 1)
             c16 = bench.served_rate(make_client, singles, 16)
             l2 = bench.served_rate(make_client, lists, 2)
+            files = {f"file_in_flight_{n}_items_per_s": file_rate(make_client, texts, file_lines, n, folder) for n in in_flight}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {"workers": workers, "threads": threads, "batch_size": batch, "max_batch_delay": delay,
             "served": {"workers": served.workers, "batch_size": served.batch_size, "max_batch_delay": served.max_batch_delay},
             "single_c1_p50_ms": c1["p50_ms"], "single_c1_items_per_s": c1["items_per_s"], "single_c16_items_per_s": c16["items_per_s"],
-            "single_c16_p95_ms": c16["p95_ms"], "list32_c2_items_per_s": l2["items_per_s"]}
+            "single_c16_p95_ms": c16["p95_ms"], "list32_c2_items_per_s": l2["items_per_s"], **files}
 
 
 def main() -> None:
@@ -60,19 +74,24 @@ def main() -> None:
     parser.add_argument("--grid", default="2x1,1x2", help="workers x threads per worker, comma-separated")
     parser.add_argument("--batches", default="1,8,32")
     parser.add_argument("--delays", default="5,20")
+    parser.add_argument("--in-flight", default="", help="also time the client's file path with these requests in flight, e.g. 2,4,8")
+    parser.add_argument("--file-lines", type=int, default=2000, help="lines of the file for --in-flight")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     texts = bench.load_texts(args.texts, args.n_texts)
     pairs = [tuple(int(x) for x in pair.split("x")) for pair in args.grid.split(",")]
     rows = []
-    print("| workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | single c16 items/s | single c16 p95 ms | list32 c2 items/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
+    in_flight = [int(n) for n in args.in_flight.split(",") if n.strip()]
+    print("| workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | single c16 items/s | single c16 p95 ms | list32 c2 items/s |"
+          + "".join(f" file, {n} in flight, items/s |" for n in in_flight))
+    print("|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(in_flight), flush=True)
     for (workers, threads), batch, delay in itertools.product(pairs, [int(b) for b in args.batches.split(",")], [int(d) for d in args.delays.split(",")]):
-        row = measure(args.model, texts, workers, threads, batch, delay, args.requests)
+        row = measure(args.model, texts, workers, threads, batch, delay, args.requests, in_flight, args.file_lines)
         rows.append(row)
+        files = "".join(f" {row[f'file_in_flight_{n}_items_per_s']:.1f} |" for n in in_flight)
         print(f"| {workers}x{threads} | {batch} | {delay} | {row['single_c1_p50_ms']:.0f} | {row['single_c16_items_per_s']:.1f} | "
-              f"{row['single_c16_p95_ms']:.0f} | {row['list32_c2_items_per_s']:.1f} |", flush=True)
+              f"{row['single_c16_p95_ms']:.0f} | {row['list32_c2_items_per_s']:.1f} |{files}", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"machine": bench.machine(), "texts": str(args.texts), "rows": rows}, indent=2) + "\n")
 
