@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,11 @@ def show_drift(qtbot, window):
 
 
 def seen_now(labels: list[str], confidence: float, flagged: int, ago: float = 60.0) -> list[Seen]:
+    """Items seen ``ago`` seconds back; under a day back, never before local midnight (just
+    after midnight they would fall on yesterday and "today" would be empty)."""
+    if ago < 86400:
+        local = datetime.now().astimezone()
+        ago = min(ago, (local - local.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 2)
     now = time.time() - ago
     return [Seen(now + i * 0.001, label, confidence, i < flagged, "1") for i, label in enumerate(labels)]
 
