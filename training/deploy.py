@@ -77,8 +77,8 @@ def model_snapshot(info: ArchiveInfo) -> str:
         "minWorkers": int(config.get("minWorkers", 1)),
         "maxWorkers": int(config.get("maxWorkers", config.get("minWorkers", 1))),
         "batchSize": KSERVE_BATCH_SIZE,
-        "maxBatchDelay": int(config.get("maxBatchDelay", 20)),
-        "responseTimeout": int(config.get("responseTimeout", 120)),
+        "maxBatchDelay": int(config.get("maxBatchDelay", ArchiveConfig.max_batch_delay)),
+        "responseTimeout": int(config.get("responseTimeout", ArchiveConfig.response_timeout)),
     }
     return json.dumps({"name": "startup.cfg", "modelCount": 1, "models": {info.name: {info.version: entry}}}, separators=(",", ":"))
 
