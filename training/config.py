@@ -55,7 +55,8 @@ class TrainConfig:
     augment: float = _help("Add envelope-augmented copies (greetings, sign-offs, footers, quoted replies, typos; "
                            "training/augment.py) of this share of the training items; 0: none.", default=0.0)
     # Chosen on the development set (docs/MODEL_REPORT.md, Experiments): clean-up with 60% head
-    # and 40% tail gave dev macro-F1 0.932 against 0.924 for plain head truncation.
+    # and 40% tail gave dev macro-F1 0.932 against 0.924 for plain head truncation on the same
+    # data; single runs of one recipe have differed by 1.5 points, so this could flip.
     clean_inbox: bool = _help("Train (and serve) on inbox-cleaned text: quoted replies, signatures, disclaimers, template headings removed "
                               "(--no-clean-inbox: the raw text).", default=True)
     head_share: float = _help("Share of --max-length kept from a long text's start; the rest comes from its end (1.0: the start only).", default=0.6)

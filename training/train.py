@@ -162,7 +162,8 @@ def _log_file_handler(out_dir: Path) -> logging.Handler:
 
 def peak_rss_mb() -> float:
     """The peak resident memory of this process so far (Linux reports kilobytes): what a machine
-    needs to train, read by ``feedback bench`` from the card."""
+    needs to train, read by ``feedback bench`` from the card. For ``feedback train`` the process
+    is the training; trained in-process (tests, the app), it includes what the host loaded."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
