@@ -19,25 +19,13 @@ import json
 import logging
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from client.core import instance as inst
 from client.core.api import InferenceClient
-from client.core.classify import classify_file
 from training import bench, paths, serve
 
 LIST = 32
-
-
-def file_rate(make_client, texts: list[str], lines: int, in_flight: int, folder: Path) -> float:  # noqa: ANN001
-    """Items/s of the client's file path (``classify_file``: sorted by length, ``in_flight``
-    requests at once) on a ``lines``-line JSONL file of the texts."""
-    source = folder / f"file-{in_flight}.jsonl"
-    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(bench.cycle(texts, lines))), encoding="utf-8")
-    started = time.perf_counter()
-    done = classify_file(make_client(), source, in_flight=in_flight)
-    return round(len(done.records) / (time.perf_counter() - started), 2)
 
 
 def measure(model: Path, texts: list[str], workers: int, threads: int, batch: int, delay: int, requests: int,
@@ -56,7 +44,8 @@ def measure(model: Path, texts: list[str], workers: int, threads: int, batch: in
             c1 = bench.served_rate(make_client, singles[: max(16, requests // 4)], 1)
             c16 = bench.served_rate(make_client, singles, 16)
             l2 = bench.served_rate(make_client, lists, 2)
-            files = {f"file_in_flight_{n}_items_per_s": file_rate(make_client, texts, file_lines, n, folder) for n in in_flight}
+            source = bench.write_texts_file(folder / "file.jsonl", bench.cycle(texts, file_lines))
+            files = {f"file_in_flight_{n}_items_per_s": round(bench.file_rate(make_client(), source, in_flight=n), 2) for n in in_flight}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {"workers": workers, "threads": threads, "batch_size": batch, "max_batch_delay": delay,

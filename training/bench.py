@@ -275,22 +275,31 @@ def serving_figures(make_client: Callable[[], Any], texts: Sequence[str], sizes:
     return out
 
 
+def write_texts_file(path: Path, texts: Sequence[str]) -> Path:
+    """A JSONL file of ``{"id", "text"}`` lines, as a help desk would export it."""
+    path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+    return path
+
+
+def file_rate(client: Any, source: Path, out: Path | None = None, **options: Any) -> float:
+    """Items/s of the client core's file path (``classify_file``: read, classify with
+    ``options`` such as ``by_length`` or ``in_flight``, write ``out``) on ``source``."""
+    from client.core.classify import classify_file
+
+    started = time.perf_counter()
+    result = classify_file(client, source, out, **options)
+    return len(result.records) / (time.perf_counter() - started)
+
+
 def file_figures(make_client: Callable[[], Any], texts: Sequence[str], sizes: BenchSizes, folder: Path) -> dict[str, float]:
     """The client core's file path (``classify_file``: read, sort by length, several requests
     in flight, write) on a ``file_lines`` JSONL file; the same without the length sort; and
     32-item lists in file order with one request in flight on its first ``naive_items`` lines."""
-    from client.core.classify import classify_file
-
-    source = folder / "bench_file.jsonl"
     lines = cycle(texts, sizes.file_lines)
-    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(lines)), encoding="utf-8")
+    source = write_texts_file(folder / "bench_file.jsonl", lines)
     client = make_client()
     client.classify("warm-up")
-    rates = {}
-    for by_length in (False, True):
-        started = time.perf_counter()
-        result = classify_file(client, source, folder / "bench_out.jsonl", by_length=by_length)
-        rates[by_length] = len(result.records) / (time.perf_counter() - started)
+    rates = {by_length: file_rate(client, source, folder / "bench_out.jsonl", by_length=by_length) for by_length in (False, True)}
     naive = make_client()
     naive.chunk_size = LIST_SIZE
     items = list(enumerate(lines[: sizes.naive_items]))
