@@ -1,4 +1,5 @@
-"""Measure TorchServe's workers x threads x batchSize x maxBatchDelay on this machine.
+"""Measure TorchServe's workers x threads x batchSize x maxBatchDelay (and the runtime and the
+handler's forward-pass size) on this machine.
 
 For each setting the model is archived with those values (``feedback archive --workers
 --threads --batch-size --max-batch-delay``), served by a TorchServe of its own (free loopback
@@ -8,7 +9,8 @@ client's file path sends). Prints a Markdown table and writes JSON; asserts noth
 defaults of ``ArchiveConfig`` come from this table (docs/PERFORMANCE.md).
 
     python scripts/serving_grid.py --model models/v1 [--texts FILE] [--n-texts 256] \\
-        [--grid 2x1,1x2] [--batches 1,8,32] [--delays 5,20] [--in-flight 2,4,8] [--json OUT]
+        [--grid 2x1,1x2] [--batches 1,8,32] [--delays 5,20] [--runtimes fp32,onnx] \\
+        [--inference-batches 16,32] [--in-flight 2,4,8] [--json OUT]
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ LIST = 32
 
 
 def measure(model: Path, texts: list[str], workers: int, threads: int, batch: int, delay: int, requests: int,
-            in_flight: list[int] = (), file_lines: int = 0) -> dict:
+            in_flight: list[int] = (), file_lines: int = 0, runtime: str = "fp32", inference_batch: int = 16) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="feedback-grid-"))
     try:
-        with bench.own_server(model, "fp32", folder, 300, workers=workers, threads=threads, batch_size=batch, max_batch_delay=delay) as (instance, config):
+        with bench.own_server(model, runtime, folder, 300, workers=workers, threads=threads, batch_size=batch, max_batch_delay=delay,
+                              inference_batch_size=inference_batch) as (instance, config):
             key = inst.key_file(config.state_dir)
             [served] = serve.management_client(config).versions()  # what TorchServe read from the archive
 
@@ -48,7 +51,7 @@ def measure(model: Path, texts: list[str], workers: int, threads: int, batch: in
             files = {f"file_in_flight_{n}_items_per_s": round(bench.file_rate(make_client(), source, in_flight=n), 2) for n in in_flight}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return {"workers": workers, "threads": threads, "batch_size": batch, "max_batch_delay": delay,
+    return {"workers": workers, "threads": threads, "batch_size": batch, "max_batch_delay": delay, "runtime": runtime, "inference_batch_size": inference_batch,
             "served": {"workers": served.workers, "batch_size": served.batch_size, "max_batch_delay": served.max_batch_delay},
             "single_c1_p50_ms": c1["p50_ms"], "single_c1_items_per_s": c1["items_per_s"], "single_c16_items_per_s": c16["items_per_s"],
             "single_c16_p95_ms": c16["p95_ms"], "list32_c2_items_per_s": l2["items_per_s"], **files}
@@ -63,6 +66,8 @@ def main() -> None:
     parser.add_argument("--grid", default="2x1,1x2", help="workers x threads per worker, comma-separated")
     parser.add_argument("--batches", default="1,8,32")
     parser.add_argument("--delays", default="5,20")
+    parser.add_argument("--runtimes", default="fp32", help="archive runtimes to measure, e.g. fp32,onnx")
+    parser.add_argument("--inference-batches", default="16", help="the handler's items per forward pass, e.g. 16,32")
     parser.add_argument("--in-flight", default="", help="also time the client's file path with these requests in flight, e.g. 2,4,8")
     parser.add_argument("--file-lines", type=int, default=2000, help="lines of the file for --in-flight")
     parser.add_argument("--json", type=Path)
@@ -72,14 +77,16 @@ def main() -> None:
     pairs = [tuple(int(x) for x in pair.split("x")) for pair in args.grid.split(",")]
     rows = []
     in_flight = [int(n) for n in args.in_flight.split(",") if n.strip()]
-    print("| workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | single c16 items/s | single c16 p95 ms | list32 c2 items/s |"
+    print("| runtime | forward pass | workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | single c16 items/s | single c16 p95 ms | list32 c2 items/s |"
           + "".join(f" file, {n} in flight, items/s |" for n in in_flight))
-    print("|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(in_flight), flush=True)
-    for (workers, threads), batch, delay in itertools.product(pairs, [int(b) for b in args.batches.split(",")], [int(d) for d in args.delays.split(",")]):
-        row = measure(args.model, texts, workers, threads, batch, delay, args.requests, in_flight, args.file_lines)
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(in_flight), flush=True)
+    grid = itertools.product(args.runtimes.split(","), [int(b) for b in args.inference_batches.split(",")], pairs,
+                             [int(b) for b in args.batches.split(",")], [int(d) for d in args.delays.split(",")])
+    for runtime, forward, (workers, threads), batch, delay in grid:
+        row = measure(args.model, texts, workers, threads, batch, delay, args.requests, in_flight, args.file_lines, runtime, forward)
         rows.append(row)
         files = "".join(f" {row[f'file_in_flight_{n}_items_per_s']:.1f} |" for n in in_flight)
-        print(f"| {workers}x{threads} | {batch} | {delay} | {row['single_c1_p50_ms']:.0f} | {row['single_c16_items_per_s']:.1f} | "
+        print(f"| {runtime} | {forward} | {workers}x{threads} | {batch} | {delay} | {row['single_c1_p50_ms']:.0f} | {row['single_c16_items_per_s']:.1f} | "
               f"{row['single_c16_p95_ms']:.0f} | {row['list32_c2_items_per_s']:.1f} |{files}", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"machine": bench.machine(), "texts": str(args.texts), "rows": rows}, indent=2) + "\n")

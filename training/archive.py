@@ -46,7 +46,7 @@ def model_config(card: dict, config: ArchiveConfig) -> dict:
             "needs_review_threshold": float(card["needs_review_threshold"]),
             "threads": config.threads,
             "max_items": config.max_items,
-            "inference_batch_size": 32,
+            "inference_batch_size": config.inference_batch_size,
             "runtime": config.runtime,
         },
     }
@@ -72,6 +72,12 @@ def build_archive(config: ArchiveConfig) -> Path:
         yaml_file = tmp_path / "model-config.yaml"
         yaml_file.write_text(yaml.safe_dump(model_config(card, config), sort_keys=False), encoding="utf-8")
         extra = [str(model_dir / name) for name in MODEL_FILES if (model_dir / name).exists()]
+        if config.runtime == "onnx":
+            from handler.feedback_handler import ONNX_FILE
+            from training.onnx_export import export_onnx
+
+            export_onnx(model_dir, tmp_path / ONNX_FILE)
+            extra.append(str(tmp_path / ONNX_FILE))
         export = tmp_path / "export"
         export.mkdir()
         command = [

@@ -169,6 +169,7 @@ def format_table(result: dict[str, Any]) -> str:
         ("RSS per TorchServe worker", ", ".join(f"{mb:.0f} MB" for mb in result["worker_rss_mb"])),
         ("int8 vs fp32 in-process (b32)", f"{result['quantized_speedup']:.2f}x"),
         ("int8 - fp32 macro-F1 (points)", ", ".join(f"{k} {v:+.2f}" for k, v in result["quantized_macro_f1_delta"].items())),
+        ("onnx vs fp32 in-process", ", ".join(f"{b} {x:.2f}x" for b, x in result["onnx_speedup"].items())),
     ]
     return "\n".join(["| stage | figure |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)])
 
@@ -229,6 +230,33 @@ def inprocess_rate(model: Any, tokenizer: Any, ids: Sequence[Sequence[int]], bat
         for chunk in chunks:
             model(**tokenizer.pad({"input_ids": chunk}, return_tensors="pt"))
     return len(ordered) / (time.perf_counter() - started)
+
+
+def onnx_forward(session: Any) -> Callable[..., Any]:
+    """An ONNX Runtime session called like the PyTorch model (``forward(**tokenizer.pad(...))``),
+    so ``inprocess_rate`` times both the same way."""
+
+    def forward(input_ids: Any, attention_mask: Any, **_: Any) -> Any:
+        return session.run(["logits"], {"input_ids": input_ids.numpy().astype("int64"), "attention_mask": attention_mask.numpy().astype("int64")})[0]
+
+    return forward
+
+
+def onnx_figures(model_dir: Path, loaded: Any, texts: Sequence[str], fp32_rates: dict[str, float], threads: int) -> dict[str, Any]:
+    """The ``onnx`` runtime in-process against fp32 at batch 1 and 32 (texts in their order):
+    the model exported as ``feedback archive --runtime onnx`` exports it, run by the handler's
+    ``onnx_session``."""
+    from handler.feedback_handler import ONNX_FILE, onnx_session
+    from training.inference import model_inputs
+    from training.onnx_export import export_onnx
+
+    ids = model_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
+    with tempfile.TemporaryDirectory(prefix="feedback-bench-onnx-") as tmp:
+        path = Path(tmp) / ONNX_FILE
+        export_onnx(model_dir, path)
+        forward = onnx_forward(onnx_session(path, threads))
+        rates = {f"b{b}": round(inprocess_rate(forward, loaded.tokenizer, ids, b), 2) for b in (1, 32)}
+    return {"onnx_items_per_s": rates, "onnx_speedup": {b: ratio(rate, fp32_rates[b]) for b, rate in rates.items()}}
 
 
 def served_rate(make_client: Callable[[], Any], payloads: Sequence[str | list[str]], concurrency: int) -> dict[str, float]:
@@ -472,6 +500,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         result.update(peak_matmul_gflops=max(peak.values()), peak_matmul_gflops_by_shape=peak)
         result.update(inprocess_figures(loaded, quantized, texts, result["peak_matmul_gflops"]))
         result.update(quantized_figures(loaded, quantized, sizes.eval_items))
+        result.update(onnx_figures(model_dir, loaded, texts, result["inprocess_items_per_s"], config.threads))
     logs = [p.read_text(errors="replace") for p in (model_dir / "train.log", model_dir.with_name(model_dir.name + ".log")) if p.is_file()]
     result.update(training_figures(card, logs))
     del loaded, quantized

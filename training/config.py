@@ -26,7 +26,7 @@ from training.gate import GateThresholds
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"
 # The handler's RUNTIMES, repeated because importing the handler here would import TorchServe
 # and torch into every command; tests/handler/test_runtime.py checks that the two agree.
-RUNTIMES = ("fp32", "int8")
+RUNTIMES = ("fp32", "int8", "onnx")
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -60,6 +60,8 @@ class TrainConfig:
     clean_inbox: bool = _help("Train (and serve) on inbox-cleaned text: quoted replies, signatures, disclaimers, template headings removed "
                               "(--no-clean-inbox: the raw text).", default=True)
     head_share: float = _help("Share of --max-length kept from a long text's start; the rest comes from its end (1.0: the start only).", default=0.6)
+    freeze_layers: int = _help("Freeze the embeddings and this many of the encoder's lowest layers (0: train all). "
+                               "The fast retrain uses it so a short continuation moves the top of the model only.", default=0)
     device: str = _help("auto (a GPU when one is present), cpu or cuda.", default="auto")
     warmup_ratio: float = _help("Share of steps used for learning-rate warm-up.", default=0.1)
     patience: int = _help("Stop after this many epochs without a better macro-F1 on the selection set.", default=1)
@@ -84,6 +86,8 @@ class TrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1). But it was: {self.label_smoothing}")
         if self.epochs <= 0:
             raise ValueError(f"epochs must be > 0. But it was: {self.epochs}")
+        if self.freeze_layers < 0:
+            raise ValueError(f"freeze_layers must be >= 0. But it was: {self.freeze_layers}")
         if not 8 <= self.max_length <= 512:
             raise ValueError(f"max_length must be between 8 and 512. But it was: {self.max_length}")
         if self.batch_size < 1:
@@ -113,8 +117,13 @@ class ArchiveConfig:
     max_batch_delay: int = _help("TorchServe maxBatchDelay in ms: how long a batch waits to fill.", default=5)
     response_timeout: int = _help("TorchServe responseTimeout in seconds for one handler call.", default=120)
     max_items: int = _help("Most items one request may carry.", default=256)
-    runtime: str = _help("How the workers run the model: fp32, or int8 (dynamic quantisation of the linear layers at load time; "
-                         "CPU only, a GPU worker falls back to fp32). Measured in docs/PERFORMANCE.md.", default="fp32")
+    # 16 rather than 32: the handler sorts a batch's items by length before cutting it, and
+    # 16-item forward passes ran 140-149 items/s on 512 real-length texts where 32 ran 119-141
+    # (three runs each, docs/PERFORMANCE.md).
+    inference_batch_size: int = _help("Items per forward pass inside the handler (a TorchServe batch is sorted by length, then cut).", default=16)
+    runtime: str = _help("How the workers run the model: fp32 (PyTorch), int8 (dynamic quantisation of the linear layers at load time) "
+                         "or onnx (an ONNX graph exported into the archive, run by ONNX Runtime). int8 and onnx are CPU paths: a GPU "
+                         "worker serves them in fp32. Measured in docs/PERFORMANCE.md.", default="fp32")
     force: bool = _help("Overwrite an existing archive of the same version.", default=False)
 
     def __post_init__(self) -> None:
@@ -124,7 +133,7 @@ class ArchiveConfig:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}. But it was: {self.runtime!r}")
         if self.archive_format not in ("default", "zip-store", "no-archive", "tgz"):
             raise ValueError(f"archive_format must be default, zip-store, no-archive or tgz. But it was: {self.archive_format}")
-        for name in ("threads", "workers", "batch_size", "max_items", "response_timeout"):
+        for name in ("threads", "workers", "batch_size", "max_items", "response_timeout", "inference_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1. But it was: {getattr(self, name)}")
         if self.max_batch_delay < 0:
@@ -176,7 +185,7 @@ class BenchConfig:
     naive_items: int | None = _help("Items sent the naive way (32-item lists in file order, one in flight) (default 2048; --quick 512).", default=None)
     eval_items: int | None = _help("Score int8 against fp32 on only the first N items of our test split and development set (default: all).", default=None)
     threads: int = _help("Torch threads in-process (the serving thread count: workers x threads of the archive).", default_factory=lambda: os.cpu_count() or 1)
-    runtime: str = _help("Runtime of the archive the bench's own TorchServe serves: fp32 or int8.", default_factory=lambda: ArchiveConfig.runtime)
+    runtime: str = _help("Runtime of the archive the bench's own TorchServe serves: fp32, int8 or onnx.", default_factory=lambda: ArchiveConfig.runtime)
     timeout: float = _help("Seconds to wait for the bench's TorchServe to get a READY worker.", default=300.0)
 
     PRESETS = {"full": (512, 512, 16, 10_000, 2048), "quick": (128, 128, 4, 1_000, 512)}
@@ -227,6 +236,7 @@ class RetrainConfig:
     replay: int = _help("Fast mode: items of our training data replayed beside the corrections (stratified).", default=800)
     fast_epochs: float = _help("Fast mode: training epochs.", default=3.0)
     fast_learning_rate: float = _help("Fast mode: peak learning rate (lower than from scratch: the model is already trained).", default=5e-5)
+    fast_freeze: int = _help("Fast mode: encoder layers (from the bottom, with the embeddings) kept frozen.", default=0)
 
     def __post_init__(self) -> None:
         self.corrections = [Path(p) for p in self.corrections]
@@ -255,6 +265,7 @@ class AdaptConfig:
     replay: int = _help("Items of our training data replayed beside the corrections.", default=RetrainConfig.replay)
     fast_epochs: float = _help("Training epochs of each fast retrain.", default=RetrainConfig.fast_epochs)
     fast_learning_rate: float = _help("Peak learning rate of each fast retrain.", default=RetrainConfig.fast_learning_rate)
+    fast_freeze: int = _help("Encoder layers kept frozen in each fast retrain.", default=RetrainConfig.fast_freeze)
     heldout_fraction: float = _help("Share of the simulated corrections held out for the gate.", default=0.2)
     out: Path | None = _help("Write the curve as JSON here.", default=None)
 

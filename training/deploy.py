@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 CONTAINER_FILES = ("Dockerfile", "config.properties", "config.token-auth.properties", "ready.py")
 MANIFESTS = ("pvc.yaml", "deployment.yaml", "service.yaml", "hpa.yaml", "inferenceservice.yaml")
 # What the handler is tested with, installed into the image's own venv (see deploy/Dockerfile).
-SERVING_STACK = ("torch", "transformers", "torchserve")
+SERVING_STACK = ("torch", "transformers", "torchserve", "onnxruntime")  # onnxruntime: archives built with --runtime onnx
 # The KServe v1 envelope (ts/torch_handler/request_envelope/kserve.py) reads only the first
 # request of a batch and answers one response, so KServe's TorchServe batches one request.
 KSERVE_BATCH_SIZE = 1

@@ -85,7 +85,8 @@ def test_bench_config_presets_and_refusals():
     with pytest.raises(ValueError, match="requests must be >= 1"):
         cfg.BenchConfig(requests=0)
     with pytest.raises(ValueError, match="runtime must be one of"):
-        cfg.BenchConfig(runtime="onnx")
+        cfg.BenchConfig(runtime="fp16")
+    assert cfg.BenchConfig(runtime="onnx").runtime == "onnx"
 
 
 # Keys and nesting of issue #12 (figures that must be positive numbers).
@@ -108,6 +109,8 @@ SHAPE = {
     "train_peak_rss_mb": None,
     "worker_rss_mb": None,
     "quantized_speedup": None,
+    "onnx_items_per_s": {"b1", "b32"},
+    "onnx_speedup": {"b1", "b32"},
 }
 
 
@@ -152,4 +155,4 @@ def test_a_small_bench_run_reports_every_figure(tiny_model, tmp_path, capsys):
     assert all(math.isfinite(v) and abs(v) <= 100 for v in result["quantized_macro_f1_delta"].values())
     assert result["int8_within_tolerance"] == bench.int8_acceptable(result["quantized_macro_f1_delta"])
     table = capsys.readouterr().out
-    assert "| TorchServe list32 c16 |" in table and "| client file path |" in table
+    assert "| TorchServe list32 c16 |" in table and "| client file path |" in table and "| onnx vs fp32 in-process |" in table

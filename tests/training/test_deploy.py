@@ -57,7 +57,7 @@ def test_container_context_carries_the_archive_and_a_cluster_config_without_keys
     assert "COPY --chown=model-server model-store/ /home/model-server/model-store/" in dockerfile
     assert "HEALTHCHECK" in dockerfile and "ready.py" in dockerfile and "EXPOSE 8080 8082" in dockerfile
     pins = dict(line.split("==") for line in (container / "requirements.txt").read_text().splitlines() if "==" in line)
-    assert pins["torchserve"] == "0.12.0" and set(pins) == {"torch", "transformers", "torchserve"}
+    assert pins["torchserve"] == "0.12.0" and set(pins) == {"torch", "transformers", "torchserve", "onnxruntime"}
 
 
 def test_kserve_layout_is_what_the_torchserve_runtime_expects(built: Path) -> None:

@@ -21,14 +21,14 @@ def test_one_grid_point_is_served_with_its_own_settings_and_measured(tiny_model,
     out = tmp_path / "grid.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "serving_grid.py"), "--model", str(tiny_model.out_dir), "--grid", "1x1", "--batches", "4",
-         "--delays", "5", "--n-texts", "16", "--requests", "32", "--in-flight", "2", "--file-lines", "40", "--json", str(out)],
+         "--delays", "5", "--runtimes", "onnx", "--inference-batches", "8", "--n-texts", "16", "--requests", "32", "--in-flight", "2", "--file-lines", "40", "--json", str(out)],
         cwd=tmp_path, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(out.read_text())
     [row] = report["rows"]
-    assert (row["workers"], row["threads"], row["batch_size"], row["max_batch_delay"]) == (1, 1, 4, 5)
+    assert (row["workers"], row["threads"], row["batch_size"], row["max_batch_delay"], row["runtime"], row["inference_batch_size"]) == (1, 1, 4, 5, "onnx", 8)
     assert row["served"] == {"workers": 1, "batch_size": 4, "max_batch_delay": 5}  # as TorchServe reports it
     figures = [value for key, value in row.items() if key.endswith(("_ms", "_per_s"))]
     assert len(figures) == 6 and "file_in_flight_2_items_per_s" in row and all(math.isfinite(v) and v > 0 for v in figures)
-    assert "| 1x1 | 4 | 5 |" in result.stdout
+    assert "| onnx | 8 | 1x1 | 4 | 5 |" in result.stdout

@@ -1,0 +1,62 @@
+"""The ``onnx`` runtime's graph: a trained model folder exported to ONNX at archive time.
+
+The archive keeps the fp32 weights as well, so a GPU worker (or an older handler) can still
+serve it with PyTorch; the handler's ``onnx_session`` runs this file on the CPU. The export
+is checked against PyTorch on a few texts of different lengths before it is packed: a graph
+that answers differently is refused here, not found out by an agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+from client.core.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+OPSET = 17
+# Largest difference of a logit between PyTorch and ONNX Runtime that still counts as the
+# same model (both fp32; measured differences are about 1e-5).
+TOLERANCE = 1e-3
+PARITY_TEXTS = (
+    "hi",
+    "The export button does nothing when I click it, every single time, on two laptops.",
+    "Could you add a dark mode? " * 20,
+)
+
+
+def export_onnx(model_dir: Path, target: Path) -> float:
+    """Write ``model_dir``'s classifier to ``target`` as ONNX (inputs ``input_ids`` and
+    ``attention_mask``, output ``logits``, batch and length dynamic) and return the largest
+    logit difference from PyTorch on ``PARITY_TEXTS`` (a ``ModelError`` above ``TOLERANCE``).
+
+    The TorchScript exporter (``dynamo=False``) is used: it traces BERT's dynamic shapes
+    without the extra packages the dynamo exporter needs."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from handler.feedback_handler import onnx_session
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    sample = tokenizer(list(PARITY_TEXTS[:2]), padding=True, return_tensors="pt")
+    with warnings.catch_warnings():  # tracer warnings about Python control flow on shapes, expected for BERT
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (sample["input_ids"], sample["attention_mask"]), str(target), input_names=["input_ids", "attention_mask"],
+            output_names=["logits"], dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}},
+            opset_version=OPSET, dynamo=False,
+        )
+    check = tokenizer(list(PARITY_TEXTS), padding=True, truncation=True, max_length=128, return_tensors="pt")
+    with torch.inference_mode():
+        expected = model(input_ids=check["input_ids"], attention_mask=check["attention_mask"]).logits.numpy()
+    got = onnx_session(target, threads=1).run(["logits"], {k: check[k].numpy().astype("int64") for k in ("input_ids", "attention_mask")})[0]
+    difference = float(np.abs(expected - got).max())
+    if difference > TOLERANCE:
+        raise ModelError(f"the ONNX export of {model_dir} answers differently from PyTorch (largest logit difference {difference:.2g})",
+                         "archive it with `--runtime fp32`, and report the model and versions")
+    logger.info("exported %s to ONNX (opset %d), largest logit difference from PyTorch %.1g", model_dir, OPSET, difference)
+    return difference
