@@ -73,7 +73,8 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
 
     model_dir = config.model or latest_model_dir(paths.models_dir())
     current = load_model(model_dir)
-    retrain = RetrainConfig(replay=config.replay, fast_epochs=config.fast_epochs, fast_learning_rate=config.fast_learning_rate, fast=True)
+    retrain = RetrainConfig(replay=config.replay, fast_epochs=config.fast_epochs, fast_learning_rate=config.fast_learning_rate,
+                            fast_freeze=config.fast_freeze, fast=True)
     test = split_examples(load_examples(retrain.data), load_splits(retrain.splits))["test"]
     old_test = evaluate_model(current, test, [])[0]  # the same for every simulated run
     wanted = {s.strip() for s in config.sources.split(",")} if config.sources else None

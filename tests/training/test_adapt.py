@@ -34,8 +34,9 @@ def test_a_simulated_agent_corrects_k_items_stratified_and_scores_the_rest():
 def test_fast_retrain_continues_briefly_on_a_replayed_sample(tmp_path: Path):
     fast = new_version_config(RetrainConfig(fast=True, replay=600, fast_epochs=2.0), tmp_path / "v2", 2)
     full = new_version_config(RetrainConfig(), tmp_path / "v2", 2)
-    assert (fast.max_train_items, fast.epochs, fast.learning_rate) == (600, 2.0, 5e-5)
-    assert full.max_train_items is None and full.epochs > fast.epochs
+    assert (fast.max_train_items, fast.epochs, fast.learning_rate) == (600, 2.0, RetrainConfig.fast_learning_rate)
+    assert fast.freeze_layers == RetrainConfig.fast_freeze
+    assert full.max_train_items is None and full.epochs > fast.epochs and full.freeze_layers == 0
     with pytest.raises(ValueError, match="--fast continues from the current version"):
         RetrainConfig(fast=True, start_from="base")
 

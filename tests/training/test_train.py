@@ -110,3 +110,21 @@ def test_default_base_model_resolves_offline_to_the_packaged_weights():
     from training.train import resolve_base_model
 
     assert (Path(resolve_base_model("all-MiniLM-L6-v2")) / "config.json").exists()
+
+
+def test_freezing_stops_gradients_below_the_top_layers_and_nothing_above():
+    """The fast retrain's ``freeze_layers``: embeddings and the lowest layers get no gradient,
+    the top layer and the classifier still do."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from training.train import freeze_lower_layers
+
+    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=32, num_labels=8))
+    assert freeze_lower_layers(model, 0) == 0 and all(p.requires_grad for p in model.parameters())
+    assert freeze_lower_layers(model, 2) == 2
+    trainable = {name.split(".")[1] if name.startswith("bert.") else name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert all(name.startswith(("bert.embeddings.", "bert.encoder.layer.0.", "bert.encoder.layer.1.")) for name in frozen) and frozen
+    assert {"encoder", "pooler", "classifier"} <= trainable
+    assert any(name.startswith("bert.encoder.layer.2.") for name, p in model.named_parameters() if p.requires_grad)
+    assert freeze_lower_layers(model, 10) == 3  # more than the model has: all of them
