@@ -235,8 +235,12 @@ class RetrainConfig:
                        "sample of our training data (--replay items) for --fast-epochs epochs; the same gate decides.", default=False)
     replay: int = _help("Fast mode: items of our training data replayed beside the corrections (stratified).", default=800)
     fast_epochs: float = _help("Fast mode: training epochs.", default=3.0)
-    fast_learning_rate: float = _help("Fast mode: peak learning rate (lower than from scratch: the model is already trained).", default=5e-5)
-    fast_freeze: int = _help("Fast mode: encoder layers (from the bottom, with the embeddings) kept frozen.", default=0)
+    # Fast-mode defaults chosen by `feedback adapt-curve` on our development set (dev-a, k=100;
+    # docs/ADAPT_CURVE.md): with 5 of 6 layers frozen the retrain takes about a minute and no
+    # class's test recall fell, where training every layer (lr 1e-5 to 5e-5) lost 2 of 52
+    # feature requests (or bugs) on the test split in 5 of 6 settings.
+    fast_learning_rate: float = _help("Fast mode: peak learning rate (higher than for the full model: only the top layer and head move).", default=1e-4)
+    fast_freeze: int = _help("Fast mode: encoder layers (from the bottom, with the embeddings) kept frozen.", default=5)
 
     def __post_init__(self) -> None:
         self.corrections = [Path(p) for p in self.corrections]

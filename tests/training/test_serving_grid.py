@@ -32,3 +32,14 @@ def test_one_grid_point_is_served_with_its_own_settings_and_measured(tiny_model,
     figures = [value for key, value in row.items() if key.endswith(("_ms", "_per_s"))]
     assert len(figures) == 6 and "file_in_flight_2_items_per_s" in row and all(math.isfinite(v) and v > 0 for v in figures)
     assert "| onnx | 8 | 1x1 | 4 | 5 |" in result.stdout
+
+
+def test_the_forward_pass_script_times_each_size_on_the_model(tiny_model, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "forward_pass.py"), "--model", str(tiny_model.out_dir), "--texts", str(ROOT / "training" / "data" / "dev.jsonl"),
+         "--n-texts", "12", "--sizes", "4,8", "--repeats", "2", "--threads", "1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split("|")[1].strip(): [float(x) for x in line.split("|")[2:-1]] for line in result.stdout.splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()}
+    assert set(rows) == {"4", "8"} and all(len(rates) == 2 and all(r > 0 for r in rates) for rates in rows.values())
