@@ -84,7 +84,7 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
     with tempfile.TemporaryDirectory(prefix="adapt-") as tmp:
         for name, items in sorted(groups.items()):
             for k in [k for k in config.k_values if k <= len(items) // 2]:
-                for seed in range(config.seeds):
+                for seed in range(config.first_seed, config.first_seed + config.seeds):
                     started = time.monotonic()
                     corrected, rest = sample_corrections(items, k, seed)
                     held = [in_heldout(normalise(e.text), config.heldout_fraction) for e in corrected]

@@ -264,6 +264,7 @@ class AdaptConfig:
     model: Path | None = _help("Current model folder (default: the highest models/v<N>).", default=None)
     ks: str = _help("Numbers of corrected items to simulate, comma-separated (at most half of a source each).", default="25,50,100,200")
     seeds: int = _help("Repetitions with different samples.", default=3)
+    first_seed: int = _help("Seed of the first repetition (the others follow), to add repetitions to an earlier run.", default=0)
     min_source: int = _help("Only sources with at least this many items.", default=60)
     sources: str | None = _help("Only these sources (comma-separated; default: all large enough).", default=None)
     replay: int = _help("Items of our training data replayed beside the corrections.", default=RetrainConfig.replay)
@@ -279,8 +280,8 @@ class AdaptConfig:
         self.out = Path(self.out) if self.out else None
         if not self.k_values:
             raise ValueError(f"ks must list positive integers, e.g. 25,50,100. But it was: {self.ks!r}")
-        if self.seeds < 1 or self.min_source < 2:
-            raise ValueError(f"seeds must be >= 1 and min_source >= 2. But they were: {self.seeds}, {self.min_source}")
+        if self.seeds < 1 or self.min_source < 2 or self.first_seed < 0:
+            raise ValueError(f"seeds must be >= 1, min_source >= 2 and first_seed >= 0. But they were: {self.seeds}, {self.min_source}, {self.first_seed}")
 
     @property
     def k_values(self) -> list[int]:

@@ -51,6 +51,8 @@ def test_adapt_config_refuses_bad_k_lists():
     assert AdaptConfig(ks="200, 25,50").k_values == [25, 50, 200]
     with pytest.raises(ValueError, match="ks must list positive integers"):
         AdaptConfig(ks="many")
+    with pytest.raises(ValueError, match="first_seed >= 0"):
+        AdaptConfig(first_seed=-1)
 
 
 @pytest.mark.slow
@@ -71,8 +73,8 @@ def test_a_simulated_round_trains_in_a_scratch_folder_and_reports_the_gate(tiny_
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "curve.json"
     models_before = sorted(p.name for p in tiny_model.out_dir.parent.iterdir())
-    points = run_adapt_curve(AdaptConfig(data=data, model=tiny_model.out_dir, ks="4", seeds=1, min_source=8, replay=40, fast_epochs=1.0, out=out))
-    assert len(points) == 1 and points[0].k == 4 and points[0].rest_n == 8
+    points = run_adapt_curve(AdaptConfig(data=data, model=tiny_model.out_dir, ks="4", seeds=1, first_seed=2, min_source=8, replay=40, fast_epochs=1.0, out=out))
+    assert len(points) == 1 and (points[0].k, points[0].seed, points[0].rest_n) == (4, 2, 8)
     assert 0.0 <= points[0].before_macro_f1 <= 1.0 and 0.0 <= points[0].after_macro_f1 <= 1.0
     assert isinstance(points[0].promoted, bool) and (points[0].promoted or points[0].reasons)
     assert json.loads(out.read_text())[0]["source"] == "handmade"
