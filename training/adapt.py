@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from client.core.errors import DataError
 from client.core.labels import LABEL2ID
 from training import paths
 from training.config import AdaptConfig, RetrainConfig
@@ -125,3 +126,45 @@ def curve_table(points: list[Point]) -> str:
         lines.append(f"| {source} | {k} | {len(group)} | {before:.3f} | {after:.3f} | {100 * (after - before):+.1f} | "
                      f"{sum(p.promoted for p in group)}/{len(group)} | {np.mean([p.minutes for p in group]):.1f} |")
     return "\n".join(lines)
+
+
+def load_points(files: list[Path]) -> list[Point]:
+    """Points saved by earlier runs (``--out``), so repetitions run apart are shown together."""
+    points = []
+    for path in files:
+        try:
+            points += [Point(**row) for row in json.loads(path.read_text(encoding="utf-8"))]
+        except (OSError, ValueError, TypeError) as exc:
+            raise DataError(f"{path}: not a curve written by `feedback adapt-curve --out` ({exc})", "pass the JSON files that --out wrote") from None
+    return points
+
+
+def curve_plot(points: list[Point], path: Path) -> Path:
+    """Macro-F1 on the rest of each source against k, before (dashed) and after the fast
+    retrain (mean over seeds, each seed a dot; a filled dot was promoted by the gate)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for colour, source in enumerate(sorted({p.source for p in points})):
+        mine = [p for p in points if p.source == source]
+        ks = sorted({p.k for p in mine})
+        after = [float(np.mean([p.after_macro_f1 for p in mine if p.k == k])) for k in ks]
+        before = [float(np.mean([p.before_macro_f1 for p in mine if p.k == k])) for k in ks]
+        ax.plot(ks, after, marker="o", color=f"C{colour}", label=source)
+        ax.plot(ks, before, linestyle="--", color=f"C{colour}", alpha=0.6)
+        for p in mine:
+            ax.scatter([p.k], [p.after_macro_f1], color=f"C{colour}" if p.promoted else "white", edgecolors=f"C{colour}", zorder=3, s=28)
+    ax.set_xscale("log")
+    ax.set_xticks(sorted({p.k for p in points}), labels=[str(k) for k in sorted({p.k for p in points})])
+    ax.set_xlabel("corrected items k (log scale)")
+    ax.set_ylabel("macro-F1 on the rest of the source")
+    ax.set_title("Fast retrain on k corrections: after (solid), before (dashed); filled = promoted")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

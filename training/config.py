@@ -273,11 +273,14 @@ class AdaptConfig:
     fast_freeze: int = _help("Encoder layers kept frozen in each fast retrain.", default=RetrainConfig.fast_freeze)
     heldout_fraction: float = _help("Share of the simulated corrections held out for the gate.", default=0.2)
     out: Path | None = _help("Write the curve as JSON here.", default=None)
+    plot: Path | None = _help("Also draw the curve as a PNG here.", default=None)
+    from_json: str | None = _help("Simulate nothing: show the curves saved by earlier --out runs (comma-separated files).", default=None)
 
     def __post_init__(self) -> None:
         self.data = Path(self.data)
         self.model = Path(self.model) if self.model else None
         self.out = Path(self.out) if self.out else None
+        self.plot = Path(self.plot) if self.plot else None
         if not self.k_values:
             raise ValueError(f"ks must list positive integers, e.g. 25,50,100. But it was: {self.ks!r}")
         if self.seeds < 1 or self.min_source < 2 or self.first_seed < 0:

@@ -79,3 +79,24 @@ def test_a_simulated_round_trains_in_a_scratch_folder_and_reports_the_gate(tiny_
     assert isinstance(points[0].promoted, bool) and (points[0].promoted or points[0].reasons)
     assert json.loads(out.read_text())[0]["source"] == "handmade"
     assert sorted(p.name for p in tiny_model.out_dir.parent.iterdir()) == models_before  # nothing kept beside the model
+
+
+def test_saved_curves_are_shown_together_as_a_table_and_a_plot(tmp_path: Path, capsys):
+    """``--from-json`` joins runs made apart (seeds added later) without simulating again."""
+    import json
+
+    from training.cli import main
+
+    first = [Point("tweets", 100, 0, 0.45, 0.65, 107, True, [], 1.5).__dict__]
+    later = [Point("tweets", 100, s, 0.46, 0.60, 107, False, ["recall dropped"], 1.4).__dict__ for s in (1, 2)]
+    files = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path, rows in zip(files, (first, later)):
+        path.write_text(json.dumps(rows), encoding="utf-8")
+    plot = tmp_path / "curve.png"
+    assert main(["adapt-curve", "--from-json", ",".join(map(str, files)), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "| tweets | 100 | 3 | 0.457 | 0.617 | +16.0 | 1/3 | 1.4 |" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    assert main(["adapt-curve", "--from-json", str(tmp_path / "bad.json")]) != 0
+    assert "not a curve written by" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from client.core import paths as user_paths
@@ -21,10 +22,12 @@ def retrain(_args: argparse.Namespace, config: cfg.RetrainConfig) -> int:
 
 
 def adapt_curve(_args: argparse.Namespace, config: cfg.AdaptConfig) -> int:
-    from training.adapt import curve_table, run_adapt_curve
+    from training.adapt import curve_plot, curve_table, load_points, run_adapt_curve
 
-    points = run_adapt_curve(config)
+    points = load_points([Path(f.strip()) for f in config.from_json.split(",") if f.strip()]) if config.from_json else run_adapt_curve(config)
     print(curve_table(points))
+    if config.plot:
+        print(f"plot: {curve_plot(points, config.plot)}")
     return 0
 
 
