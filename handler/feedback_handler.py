@@ -530,8 +530,11 @@ def onnx_session(path: Path, threads: int) -> Any:
     ONNX Runtime's own graph optimisations (fused layer norms and GELU, constant folding)
     run when the session is built; the win is per call, so it shows at small batches, where
     PyTorch's eager overhead weighs most (docs/PERFORMANCE.md)."""
-    import onnxruntime
-
+    try:
+        import onnxruntime
+    except ImportError:
+        raise RuntimeError("the archive's runtime is onnx but onnxruntime is not installed in the serving environment; "
+                           "install it (pip install '.[serve]', or onnxruntime==1.32.0) or rebuild the archive with `feedback archive --runtime fp32`") from None
     if not path.exists():
         raise RuntimeError(f"the archive's runtime is onnx but {path.name} is missing; rebuild it with `feedback archive --runtime onnx`")
     options = onnxruntime.SessionOptions()
@@ -597,7 +600,7 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.version = str(context.manifest.get("model", {}).get("modelVersion") or self.setup.get("version", ""))
         self.max_items = int(self.setup.get("max_items", DEFAULT_MAX_ITEMS))
-        self.batch_size = int(self.setup.get("inference_batch_size", 32))
+        self.batch_size = int(self.setup.get("inference_batch_size", 32))  # archives from before the setting used 32
         # How the model was trained to see text (older archives: plain head truncation).
         self.clean = bool(self.setup.get("clean_inbox", False))
         self.head_share = float(self.setup.get("head_share", 1.0))

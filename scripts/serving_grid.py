@@ -26,12 +26,13 @@ from pathlib import Path
 from client.core import instance as inst
 from client.core.api import InferenceClient
 from training import bench, paths, serve
+from training.config import ArchiveConfig
 
 LIST = 32
 
 
 def measure(model: Path, texts: list[str], workers: int, threads: int, batch: int, delay: int, requests: int,
-            in_flight: list[int] = (), file_lines: int = 0, runtime: str = "fp32", inference_batch: int = 16) -> dict:
+            in_flight: list[int] = (), file_lines: int = 0, runtime: str = ArchiveConfig.runtime, inference_batch: int = ArchiveConfig.inference_batch_size) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="feedback-grid-"))
     try:
         with bench.own_server(model, runtime, folder, 300, workers=workers, threads=threads, batch_size=batch, max_batch_delay=delay,
@@ -66,8 +67,8 @@ def main() -> None:
     parser.add_argument("--grid", default="2x1,1x2", help="workers x threads per worker, comma-separated")
     parser.add_argument("--batches", default="1,8,32")
     parser.add_argument("--delays", default="5,20")
-    parser.add_argument("--runtimes", default="fp32", help="archive runtimes to measure, e.g. fp32,onnx")
-    parser.add_argument("--inference-batches", default="16", help="the handler's items per forward pass, e.g. 16,32")
+    parser.add_argument("--runtimes", default=ArchiveConfig.runtime, help="archive runtimes to measure, e.g. fp32,onnx")
+    parser.add_argument("--inference-batches", default=str(ArchiveConfig.inference_batch_size), help="the handler's items per forward pass, e.g. 16,32")
     parser.add_argument("--in-flight", default="", help="also time the client's file path with these requests in flight, e.g. 2,4,8")
     parser.add_argument("--file-lines", type=int, default=2000, help="lines of the file for --in-flight")
     parser.add_argument("--json", type=Path)

@@ -130,13 +130,18 @@ def curve_table(points: list[Point]) -> str:
 
 def load_points(files: list[Path]) -> list[Point]:
     """Points saved by earlier runs (``--out``), so repetitions run apart are shown together."""
-    points = []
+    points: dict[tuple[str, int, int], Point] = {}
     for path in files:
         try:
-            points += [Point(**row) for row in json.loads(path.read_text(encoding="utf-8"))]
+            rows = [Point(**row) for row in json.loads(path.read_text(encoding="utf-8"))]
         except (OSError, ValueError, TypeError) as exc:
             raise DataError(f"{path}: not a curve written by `feedback adapt-curve --out` ({exc})", "pass the JSON files that --out wrote") from None
-    return points
+        for point in rows:
+            key = (point.source, point.k, point.seed)
+            if key in points:  # the same simulated agent twice would weigh double in the mean
+                logger.warning("%s: %s k=%d seed=%d is already in an earlier file; the later one is kept", path, *key)
+            points[key] = point
+    return list(points.values())
 
 
 def curve_plot(points: list[Point], path: Path) -> Path:

@@ -52,6 +52,38 @@ def model_config(card: dict, config: ArchiveConfig) -> dict:
     }
 
 
+# ArchiveConfig fields and the model-config YAML keys that carry them (top level or `handler:`).
+SERVING_SETTINGS = {"workers": "minWorkers", "batch_size": "batchSize", "max_batch_delay": "maxBatchDelay", "response_timeout": "responseTimeout",
+                    "threads": "handler.threads", "max_items": "handler.max_items", "inference_batch_size": "handler.inference_batch_size",
+                    "runtime": "handler.runtime"}
+
+
+def serving_settings(archive: Path) -> dict:
+    """The serving settings an existing archive was built with (``ArchiveConfig`` keyword
+    arguments), so a retrain archives the new version the way the team chose to serve the
+    current one (say ``--runtime onnx`` or two workers) rather than with the defaults.
+    Empty when the archive or its YAML cannot be read (then the defaults apply)."""
+    import zipfile
+
+    try:
+        if archive.is_dir():
+            text = (archive / "model-config.yaml").read_text(encoding="utf-8")
+        else:
+            with zipfile.ZipFile(archive) as mar:
+                text = mar.read("model-config.yaml").decode("utf-8")
+        loaded = yaml.safe_load(text) or {}
+    except (OSError, KeyError, zipfile.BadZipFile, yaml.YAMLError, UnicodeDecodeError):
+        logger.warning("%s: no readable model-config.yaml; the new archive gets the default serving settings", archive)
+        return {}
+    found = {}
+    for field, key in SERVING_SETTINGS.items():
+        section, _, name = key.rpartition(".")
+        value = (loaded.get(section) or {}).get(name) if section else loaded.get(name)
+        if value is not None:
+            found[field] = value
+    return found
+
+
 def build_archive(config: ArchiveConfig) -> Path:
     model_dir = config.model or latest_model_dir(paths.models_dir())
     card = read_card(model_dir)
@@ -76,7 +108,7 @@ def build_archive(config: ArchiveConfig) -> Path:
             from handler.feedback_handler import ONNX_FILE
             from training.onnx_export import export_onnx
 
-            export_onnx(model_dir, tmp_path / ONNX_FILE)
+            export_onnx(model_dir, tmp_path / ONNX_FILE, int(card["hyperparameters"]["max_length"]))
             extra.append(str(tmp_path / ONNX_FILE))
         export = tmp_path / "export"
         export.mkdir()

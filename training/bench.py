@@ -253,7 +253,7 @@ def onnx_figures(model_dir: Path, loaded: Any, texts: Sequence[str], fp32_rates:
     ids = model_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
     with tempfile.TemporaryDirectory(prefix="feedback-bench-onnx-") as tmp:
         path = Path(tmp) / ONNX_FILE
-        export_onnx(model_dir, path)
+        export_onnx(model_dir, path, loaded.max_length)
         forward = onnx_forward(onnx_session(path, threads))
         rates = {f"b{b}": round(inprocess_rate(forward, loaded.tokenizer, ids, b), 2) for b in (1, 32)}
     return {"onnx_items_per_s": rates, "onnx_speedup": {b: ratio(rate, fp32_rates[b]) for b, rate in rates.items()}}

@@ -117,9 +117,8 @@ class ArchiveConfig:
     max_batch_delay: int = _help("TorchServe maxBatchDelay in ms: how long a batch waits to fill.", default=5)
     response_timeout: int = _help("TorchServe responseTimeout in seconds for one handler call.", default=120)
     max_items: int = _help("Most items one request may carry.", default=256)
-    # 16 rather than 32: the handler sorts a batch's items by length before cutting it, and
-    # 16-item forward passes ran 140-149 items/s on 512 real-length texts where 32 ran 119-141
-    # (three runs each, docs/PERFORMANCE.md).
+    # 16 rather than 32: never slower, sometimes faster on a batch sorted by length
+    # (scripts/forward_pass.py; docs/PERFORMANCE.md, "The ONNX runtime, and the handler's forward pass").
     inference_batch_size: int = _help("Items per forward pass inside the handler (a TorchServe batch is sorted by length, then cut).", default=16)
     runtime: str = _help("How the workers run the model: fp32 (PyTorch), int8 (dynamic quantisation of the linear layers at load time) "
                          "or onnx (an ONNX graph exported into the archive, run by ONNX Runtime). int8 and onnx are CPU paths: a GPU "
@@ -240,7 +239,8 @@ class RetrainConfig:
     # class's test recall fell, where training every layer (lr 1e-5 to 5e-5) lost 2 of 52
     # feature requests (or bugs) on the test split in 5 of 6 settings.
     fast_learning_rate: float = _help("Fast mode: peak learning rate (higher than for the full model: only the top layer and head move).", default=1e-4)
-    fast_freeze: int = _help("Fast mode: encoder layers (from the bottom, with the embeddings) kept frozen.", default=5)
+    fast_freeze: int = _help("Fast mode: encoder layers kept frozen, counted from the bottom, with the embeddings "
+                             "(the default base model has 6; a number above a model's layers freezes them all).", default=5)
 
     def __post_init__(self) -> None:
         self.corrections = [Path(p) for p in self.corrections]
@@ -252,8 +252,8 @@ class RetrainConfig:
             raise ValueError(f"heldout_fraction must be in (0, 1). But it was: {self.heldout_fraction}")
         if self.fast and self.start_from == "base":
             raise ValueError("--fast continues from the current version; leave out --from base")
-        if self.replay < 1 or self.fast_epochs <= 0:
-            raise ValueError(f"replay must be >= 1 and fast_epochs > 0. But they were: {self.replay}, {self.fast_epochs}")
+        if self.replay < 1 or self.fast_epochs <= 0 or self.fast_freeze < 0:
+            raise ValueError(f"replay must be >= 1, fast_epochs > 0 and fast_freeze >= 0. But they were: {self.replay}, {self.fast_epochs}, {self.fast_freeze}")
 
 
 @dataclass
@@ -283,8 +283,9 @@ class AdaptConfig:
         self.plot = Path(self.plot) if self.plot else None
         if not self.k_values:
             raise ValueError(f"ks must list positive integers, e.g. 25,50,100. But it was: {self.ks!r}")
-        if self.seeds < 1 or self.min_source < 2 or self.first_seed < 0:
-            raise ValueError(f"seeds must be >= 1, min_source >= 2 and first_seed >= 0. But they were: {self.seeds}, {self.min_source}, {self.first_seed}")
+        if self.seeds < 1 or self.min_source < 2 or self.first_seed < 0 or self.fast_freeze < 0:
+            raise ValueError(f"seeds must be >= 1, min_source >= 2, first_seed >= 0 and fast_freeze >= 0. "
+                             f"But they were: {self.seeds}, {self.min_source}, {self.first_seed}, {self.fast_freeze}")
 
     @property
     def k_values(self) -> list[int]:

@@ -22,7 +22,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from training import config as cfg
-from training.archive import build_archive
+from training.archive import build_archive, serving_settings
 from training.card import read_card
 from training.config import ArchiveConfig, RetrainConfig, TrainConfig
 from training.data import Example, data_hash, load_examples, load_splits, split_examples
@@ -238,7 +238,7 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
         if decision.promote and not config.dry_run:
             final_dir = model_dir(config.models_dir, new_version)
             shutil.move(str(result.out_dir), final_dir)
-            report["promotion"] = promote(config, final_dir, str(new_version), server, merged.used)
+            report["promotion"] = promote(config, final_dir, str(new_version), server, merged.used, current)
         elif not decision.promote and not config.dry_run:
             rejected = config.models_dir / "rejected" / f"v{new_version}-{time.strftime('%Y%m%d-%H%M%S')}"
             rejected.parent.mkdir(parents=True, exist_ok=True)
@@ -256,13 +256,17 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
     return report
 
 
-def promote(config: RetrainConfig, model_dir: Path, version: str, server: ManagementClient | None, used: list[tuple[str, int]]) -> dict[str, Any]:
-    """Archive, register, set default (undoing the registration if that fails), record, mark consumed.
+def promote(config: RetrainConfig, model_dir: Path, version: str, server: ManagementClient | None, used: list[tuple[str, int]],
+            current: str | None = None) -> dict[str, Any]:
+    """Archive (with the serving settings of the ``current`` version's archive), register, set
+    default (undoing the registration if that fails), record, mark consumed.
 
     Only corrections this round used (trained on or held out) are marked; those excluded
     because their text is in the test split stay pending, visibly unused.
     """
-    archive = build_archive(ArchiveConfig(model=model_dir, model_store=config.model_store))
+    current = current or recorded_default(config.model_store)
+    carried = serving_settings(config.model_store / archive_name(current)) if current else {}
+    archive = build_archive(ArchiveConfig(model=model_dir, model_store=config.model_store, **carried))
     out: dict[str, Any] = {"archive": str(archive), "registered": False}
     if server is not None:
         server.register(archive_name(version))

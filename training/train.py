@@ -126,9 +126,11 @@ def freeze_lower_layers(model: Any, layers: int) -> int:
     if layers <= 0:
         return 0
     encoder = getattr(model, model.base_model_prefix, None)
-    blocks = getattr(getattr(encoder, "encoder", None), "layer", None)
+    stack = getattr(encoder, "encoder", None) or getattr(encoder, "transformer", None)  # BERT-like, DistilBERT
+    blocks = getattr(stack, "layer", None)
     if encoder is None or blocks is None or not hasattr(encoder, "embeddings"):
-        raise ModelError(f"{type(model).__name__}: cannot find the embeddings and encoder layers to freeze", "use --freeze-layers 0 with this base model")
+        raise ModelError(f"{type(model).__name__}: cannot find the embeddings and encoder layers to freeze",
+                         "freeze nothing with this base model: --freeze-layers 0 (feedback train) or --fast-freeze 0 (retrain --fast, adapt-curve)")
     frozen = min(layers, len(blocks))
     for module in (encoder.embeddings, *blocks[:frozen]):
         for parameter in module.parameters():

@@ -53,6 +53,10 @@ def test_adapt_config_refuses_bad_k_lists():
         AdaptConfig(ks="many")
     with pytest.raises(ValueError, match="first_seed >= 0"):
         AdaptConfig(first_seed=-1)
+    with pytest.raises(ValueError, match="fast_freeze >= 0"):
+        AdaptConfig(fast_freeze=-1)
+    with pytest.raises(ValueError, match="fast_freeze >= 0"):
+        RetrainConfig(fast=True, fast_freeze=-1)
 
 
 @pytest.mark.slow
@@ -89,8 +93,8 @@ def test_saved_curves_are_shown_together_as_a_table_and_a_plot(tmp_path: Path, c
 
     first = [Point("tweets", 100, 0, 0.45, 0.65, 107, True, [], 1.5).__dict__]
     later = [Point("tweets", 100, s, 0.46, 0.60, 107, False, ["recall dropped"], 1.4).__dict__ for s in (1, 2)]
-    files = [tmp_path / "a.json", tmp_path / "b.json"]
-    for path, rows in zip(files, (first, later)):
+    files = [tmp_path / "a.json", tmp_path / "b.json", tmp_path / "b-again.json"]  # the last repeats seed 2: counted once
+    for path, rows in zip(files, (first, later, later[1:])):
         path.write_text(json.dumps(rows), encoding="utf-8")
     plot = tmp_path / "curve.png"
     assert main(["adapt-curve", "--from-json", ",".join(map(str, files)), "--plot", str(plot)]) == 0

@@ -128,3 +128,21 @@ def test_freezing_stops_gradients_below_the_top_layers_and_nothing_above():
     assert {"encoder", "pooler", "classifier"} <= trainable
     assert any(name.startswith("bert.encoder.layer.2.") for name, p in model.named_parameters() if p.requires_grad)
     assert freeze_lower_layers(model, 10) == 3  # more than the model has: all of them
+
+
+def test_a_base_model_without_encoder_layers_cannot_be_frozen_and_says_what_to_do():
+    import torch
+
+    from client.core.errors import ModelError
+    from training.train import freeze_lower_layers
+
+    class Plain(torch.nn.Module):
+        base_model_prefix = "body"
+
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Linear(2, 2)
+
+    with pytest.raises(ModelError) as caught:
+        freeze_lower_layers(Plain(), 2)
+    assert "--fast-freeze 0" in caught.value.hint and "--freeze-layers 0" in caught.value.hint
