@@ -163,6 +163,7 @@ def curve_plot(points: list[Point], path: Path) -> Path:
         for p in mine:
             ax.scatter([p.k], [p.after_macro_f1], color=f"C{colour}" if p.promoted else "white", edgecolors=f"C{colour}", zorder=3, s=28)
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(sorted({p.k for p in points}), labels=[str(k) for k in sorted({p.k for p in points})])
     ax.set_xlabel("corrected items k (log scale)")
     ax.set_ylabel("macro-F1 on the rest of the source")
