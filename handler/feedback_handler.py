@@ -520,8 +520,21 @@ def choose_device(gpu_id: Any, cuda_available: bool) -> Any:
 
 
 RUNTIMES = ("fp32", "int8", "onnx")
-# The ONNX graph `feedback archive --runtime onnx` exports beside the weights.
+# The ONNX graph `feedback archive --runtime onnx` exports beside the weights, its inputs
+# (batch and length dynamic) and its output.
 ONNX_FILE = "model.onnx"
+ONNX_INPUTS = ("input_ids", "attention_mask")
+ONNX_OUTPUT = "logits"
+
+
+def onnx_logits(session: Any, batch: Any) -> Any:
+    """Logits from the exported graph for one padded batch (``tokenizer.pad`` output, as
+    NumPy arrays or CPU tensors): the graph takes int64 ids and mask, whatever the
+    tokenizer returned. The one place that feeds the graph: the handler, the archive's
+    parity check and the bench all call it."""
+    import numpy as np
+
+    return session.run([ONNX_OUTPUT], {name: np.asarray(batch[name], dtype=np.int64) for name in ONNX_INPUTS})[0]
 
 
 def onnx_session(path: Path, threads: int) -> Any:
@@ -648,8 +661,7 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
                 idx = order[begin : begin + self.batch_size]
                 if self.session is not None:
                     enc = self.tokenizer.pad({"input_ids": [sequences[i] for i in idx]}, return_tensors="np")
-                    inputs = {name: enc[name].astype("int64") for name in ("input_ids", "attention_mask")}
-                    rows = self.session.run(["logits"], inputs)[0].tolist()
+                    rows = onnx_logits(self.session, enc).tolist()
                 else:
                     enc = self.tokenizer.pad({"input_ids": [sequences[i] for i in idx]}, return_tensors="pt")
                     rows = self.model(**enc.to(self.device)).logits.float().cpu().tolist()

@@ -235,9 +235,10 @@ def inprocess_rate(model: Any, tokenizer: Any, ids: Sequence[Sequence[int]], bat
 def onnx_forward(session: Any) -> Callable[..., Any]:
     """An ONNX Runtime session called like the PyTorch model (``forward(**tokenizer.pad(...))``),
     so ``inprocess_rate`` times both the same way."""
+    from handler.feedback_handler import onnx_logits
 
-    def forward(input_ids: Any, attention_mask: Any, **_: Any) -> Any:
-        return session.run(["logits"], {"input_ids": input_ids.numpy().astype("int64"), "attention_mask": attention_mask.numpy().astype("int64")})[0]
+    def forward(**batch: Any) -> Any:
+        return onnx_logits(session, batch)
 
     return forward
 

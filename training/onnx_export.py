@@ -46,7 +46,7 @@ def export_onnx(model_dir: Path, target: Path, max_length: int = 128) -> float:
         raise ModelError(f"--runtime onnx needs {' and '.join(missing)}, which is not installed", "install the train extra (pip install '.[train]') or archive with --runtime fp32")
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from handler.feedback_handler import onnx_session
+    from handler.feedback_handler import ONNX_INPUTS, ONNX_OUTPUT, onnx_logits, onnx_session
 
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -54,8 +54,8 @@ def export_onnx(model_dir: Path, target: Path, max_length: int = 128) -> float:
     with warnings.catch_warnings():  # tracer warnings about Python control flow on shapes, expected for BERT
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (sample["input_ids"], sample["attention_mask"]), str(target), input_names=["input_ids", "attention_mask"],
-            output_names=["logits"], dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}},
+            model, tuple(sample[name] for name in ONNX_INPUTS), str(target), input_names=list(ONNX_INPUTS),
+            output_names=[ONNX_OUTPUT], dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in ONNX_INPUTS}, ONNX_OUTPUT: {0: "batch"}},
             opset_version=OPSET, dynamo=False,
         )
     session = onnx_session(target, threads=1)
@@ -63,8 +63,8 @@ def export_onnx(model_dir: Path, target: Path, max_length: int = 128) -> float:
     for texts in (list(PARITY_TEXTS), [PARITY_TEXTS[1]]):
         check = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         with torch.inference_mode():
-            expected = model(input_ids=check["input_ids"], attention_mask=check["attention_mask"]).logits.numpy()
-        got = session.run(["logits"], {k: check[k].numpy().astype("int64") for k in ("input_ids", "attention_mask")})[0]
+            expected = model(**{name: check[name] for name in ONNX_INPUTS}).logits.numpy()
+        got = onnx_logits(session, check)
         difference = max(difference, float(np.abs(expected - got).max()))
     if difference > TOLERANCE:
         raise ModelError(f"the ONNX export of {model_dir} answers differently from PyTorch (largest logit difference {difference:.2g})",
