@@ -4,7 +4,8 @@ handler's forward-pass size) on this machine.
 For each setting the model is archived with those values (``feedback archive --workers
 --threads --batch-size --max-batch-delay``), served by a TorchServe of its own (free loopback
 ports, temporary folder, stopped after), and measured with ``feedback bench``'s own
-functions: single texts at concurrency 1 and 16, and 32-item lists at concurrency 2 (what the
+functions: single texts at concurrency 1 (with the handler's share of that latency, from
+TorchServe's own HandlerTime metric) and 16, and 32-item lists at concurrency 2 (what the
 client's file path sends). Prints a Markdown table and writes JSON; asserts nothing. The
 defaults of ``ArchiveConfig`` come from this table (docs/PERFORMANCE.md).
 
@@ -19,8 +20,11 @@ import argparse
 import itertools
 import json
 import logging
+import re
 import shutil
+import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from client.core import instance as inst
@@ -29,6 +33,26 @@ from training import bench, paths, serve
 from training.config import ArchiveConfig
 
 LIST = 32
+
+
+def handler_ms(state_dir: Path, at_least: int, seconds: float = 15) -> float:
+    """Median of TorchServe's ``HandlerTime`` (ms spent in the handler per batch) logged so
+    far, once ``at_least`` batches have been logged (the frontend writes the worker's metric
+    lines a moment after the response). With one request in flight every batch is one text,
+    so beside the client's p50 it splits one text's latency into the handler's share and what
+    TorchServe, the batch wait and HTTP add.
+
+    With ``metrics_mode=prometheus`` the metric is a gauge (its last value only), so the values
+    come from the frontend's log, ``ts_log.log``, which records each worker metric line (some
+    twice): one value per request id."""
+    log = state_dir / "logs" / "ts_log.log"
+    deadline = time.monotonic() + seconds
+    while True:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        values = {request: float(ms) for ms, request in re.findall(r"HandlerTime\.Milliseconds:([0-9.]+)\|.*?,([0-9a-f-]{36})", text)}
+        if len(values) >= at_least or time.monotonic() > deadline:
+            return round(statistics.median(values.values()), 2) if values else float("nan")
+        time.sleep(0.2)
 
 
 def measure(model: Path, texts: list[str], workers: int, threads: int, batch: int, delay: int, requests: int,
@@ -46,6 +70,7 @@ def measure(model: Path, texts: list[str], workers: int, threads: int, batch: in
             singles = bench.cycle(texts, requests)
             lists = bench.chunked(bench.cycle(texts, LIST * max(4, requests // LIST)), LIST)
             c1 = bench.served_rate(make_client, singles[: max(16, requests // 4)], 1)
+            in_handler = handler_ms(config.state_dir, max(16, requests // 4))
             c16 = bench.served_rate(make_client, singles, 16)
             l2 = bench.served_rate(make_client, lists, 2)
             source = bench.write_texts_file(folder / "file.jsonl", bench.cycle(texts, file_lines))
@@ -54,7 +79,7 @@ def measure(model: Path, texts: list[str], workers: int, threads: int, batch: in
         shutil.rmtree(folder, ignore_errors=True)
     return {"workers": workers, "threads": threads, "batch_size": batch, "max_batch_delay": delay, "runtime": runtime, "inference_batch_size": inference_batch,
             "served": {"workers": served.workers, "batch_size": served.batch_size, "max_batch_delay": served.max_batch_delay},
-            "single_c1_p50_ms": c1["p50_ms"], "single_c1_items_per_s": c1["items_per_s"], "single_c16_items_per_s": c16["items_per_s"],
+            "single_c1_p50_ms": c1["p50_ms"], "single_c1_handler_ms": in_handler, "single_c1_items_per_s": c1["items_per_s"], "single_c16_items_per_s": c16["items_per_s"],
             "single_c16_p95_ms": c16["p95_ms"], "list32_c2_items_per_s": l2["items_per_s"], **files}
 
 
@@ -78,16 +103,16 @@ def main() -> None:
     pairs = [tuple(int(x) for x in pair.split("x")) for pair in args.grid.split(",")]
     rows = []
     in_flight = [int(n) for n in args.in_flight.split(",") if n.strip()]
-    print("| runtime | forward pass | workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | single c16 items/s | single c16 p95 ms | list32 c2 items/s |"
+    print("| runtime | forward pass | workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | of which in the handler | single c16 items/s | single c16 p95 ms | list32 c2 items/s |"
           + "".join(f" file, {n} in flight, items/s |" for n in in_flight))
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(in_flight), flush=True)
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(in_flight), flush=True)
     grid = itertools.product(args.runtimes.split(","), [int(b) for b in args.inference_batches.split(",")], pairs,
                              [int(b) for b in args.batches.split(",")], [int(d) for d in args.delays.split(",")])
     for runtime, forward, (workers, threads), batch, delay in grid:
         row = measure(args.model, texts, workers, threads, batch, delay, args.requests, in_flight, args.file_lines, runtime, forward)
         rows.append(row)
         files = "".join(f" {row[f'file_in_flight_{n}_items_per_s']:.1f} |" for n in in_flight)
-        print(f"| {runtime} | {forward} | {workers}x{threads} | {batch} | {delay} | {row['single_c1_p50_ms']:.0f} | {row['single_c16_items_per_s']:.1f} | "
+        print(f"| {runtime} | {forward} | {workers}x{threads} | {batch} | {delay} | {row['single_c1_p50_ms']:.0f} | {row['single_c1_handler_ms']:.0f} | {row['single_c16_items_per_s']:.1f} | "
               f"{row['single_c16_p95_ms']:.0f} | {row['list32_c2_items_per_s']:.1f} |{files}", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"machine": bench.machine(), "texts": str(args.texts), "rows": rows}, indent=2) + "\n")

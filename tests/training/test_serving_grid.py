@@ -30,7 +30,8 @@ def test_one_grid_point_is_served_with_its_own_settings_and_measured(tiny_model,
     assert (row["workers"], row["threads"], row["batch_size"], row["max_batch_delay"], row["runtime"], row["inference_batch_size"]) == (1, 1, 4, 5, "onnx", 8)
     assert row["served"] == {"workers": 1, "batch_size": 4, "max_batch_delay": 5}  # as TorchServe reports it
     figures = [value for key, value in row.items() if key.endswith(("_ms", "_per_s"))]
-    assert len(figures) == 6 and "file_in_flight_2_items_per_s" in row and all(math.isfinite(v) and v > 0 for v in figures)
+    assert len(figures) == 7 and "file_in_flight_2_items_per_s" in row and all(math.isfinite(v) and v > 0 for v in figures)
+    assert row["single_c1_handler_ms"] < row["single_c1_p50_ms"]  # the handler's share of one text's round trip
     assert "| onnx | 8 | 1x1 | 4 | 5 |" in result.stdout
 
 
