@@ -54,9 +54,10 @@ def test_the_archive_yaml_carries_the_runtime(tiny_model):
     assert model_config(tiny_model.card, cfg.ArchiveConfig())["handler"]["runtime"] == cfg.ArchiveConfig.runtime
 
 
-@pytest.fixture(scope="module", params=["int8", "onnx"])
+@pytest.fixture(scope="module", params=cfg.RUNTIMES)
 def runtime_server(request, tiny_model, tmp_path_factory, start_server):
-    """A TorchServe of its own serving the tiny model archived with ``--runtime int8`` or ``onnx``."""
+    """A TorchServe of its own serving the tiny model archived with each ``--runtime`` (the
+    default one too: the other tests serve it, but only this module compares it with PyTorch)."""
     from training import serve
     from training.archive import build_archive
 
@@ -89,9 +90,9 @@ def _served_predictions(total: float, metrics_url: str, seconds: float = 30) -> 
         time.sleep(0.3)
 
 
-def test_a_fast_runtime_archive_serves_the_same_contract_and_the_same_labels(runtime_server, tiny_model):
+def test_each_runtime_serves_the_same_contract_and_the_same_labels(runtime_server, tiny_model):
     """int8 may move a few labels (quantised weights); onnx is the same fp32 model in another
-    runtime, so its calibrated scores match PyTorch's to the third decimal."""
+    runtime, so its calibrated scores match PyTorch's to the third decimal, as fp32's do."""
     from training.inference import load_model, predict_proba
 
     runtime = runtime_server["runtime"]
@@ -112,16 +113,16 @@ def test_a_fast_runtime_archive_serves_the_same_contract_and_the_same_labels(run
     proba = predict_proba(load_model(tiny_model.out_dir), texts)
     agree = sum(answer["label"] == LABELS[i] for answer, i in zip(served, proba.argmax(axis=1))) / len(texts)
     assert agree >= (0.8 if runtime == "int8" else 1.0), f"{runtime} and fp32 agree on only {agree:.0%} of {len(texts)} dev texts"
-    if runtime == "onnx":
+    if runtime != "int8":
         worst = max(abs(answer["scores"][label] - row[LABELS.index(label)]) for answer, row in zip(served, proba) for label in LABELS)
-        assert worst < 1e-3, f"onnx scores differ from PyTorch's by up to {worst:.2g}"
+        assert worst < 1e-3, f"{runtime} scores differ from PyTorch's by up to {worst:.2g}"
     runtime_server["predicted"] += len(texts)
     assert _served_predictions(runtime_server["predicted"], runtime_server["urls"]["metrics"]) == runtime_server["predicted"]
     log = (runtime_server["config"].state_dir / "logs" / "model_log.log").read_text(errors="replace")
     assert re.search(rf"feedback model v1 loaded from .* on cpu, {runtime}", log), f"the worker did not report the {runtime} runtime"
 
 
-def test_a_fast_runtime_archive_explains_with_the_label_it_predicts(runtime_server):
+def test_each_runtime_explains_with_the_label_it_predicts(runtime_server):
     """Explanations re-score occluded texts through the same forward pass as predictions,
     so they work whichever runtime the archive chose."""
     key = read_key(Path(runtime_server["key_file"]), "inference")
@@ -142,3 +143,25 @@ def test_an_onnx_archive_without_its_graph_is_a_load_error_that_says_how_to_fix_
     pytest.importorskip("onnxruntime")
     with pytest.raises(RuntimeError, match=r"model\.onnx is missing.*feedback archive --runtime onnx"):
         fh.onnx_session(tmp_path / fh.ONNX_FILE, threads=1)
+
+
+def test_the_graph_is_fed_int64_ids_and_mask_whatever_the_tokenizer_returned():
+    """``onnx_logits`` is the one feed of the graph (handler, parity check, bench): the
+    tokenizer may hand over int32 arrays or torch tensors, and extra keys such as
+    ``token_type_ids`` that the exported graph does not take."""
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    fed = []
+
+    class Graph:  # what ``InferenceSession.run`` is given, recorded
+        def run(self, outputs, feed):
+            fed.append((outputs, feed))
+            return [np.zeros((len(feed["input_ids"]), 8), dtype=np.float32)]
+
+    ids = [[101, 7, 102], [101, 102, 0]]
+    for batch in ({"input_ids": np.array(ids, dtype=np.int32), "attention_mask": np.array([[1, 1, 1], [1, 1, 0]], dtype=np.int32), "token_type_ids": np.zeros((2, 3))},
+                  {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]])}):
+        assert fh.onnx_logits(Graph(), batch).shape == (2, 8)
+    for outputs, feed in fed:
+        assert outputs == [fh.ONNX_OUTPUT] and set(feed) == set(fh.ONNX_INPUTS) == {"input_ids", "attention_mask"}
+        assert all(value.dtype == np.int64 for value in feed.values()) and feed["input_ids"].tolist() == ids
