@@ -72,14 +72,24 @@ class Worker(QRunnable):
             result = self.fn(*self.args, **self.kwargs)
         except FeedbackError as exc:
             logger.info("background task stopped: %s", exc.message)
-            emit(self.signals.errored, exc)
+            self._send("errored", exc)
         except Exception as exc:  # noqa: BLE001 - an error must reach the window, not die in a pool thread
             logger.error("background task failed", exc_info=True)
-            emit(self.signals.errored, exc)
+            self._send("errored", exc)
         else:
-            emit(self.signals.returned, result)
+            self._send("returned", result)
         finally:
-            emit(self.signals.finished)
+            self._send("finished")
+
+    def _send(self, name: str, *args: object) -> None:
+        """Emit, unless the window that would receive it is gone: when the app closes while a
+        task still runs, Qt deletes the signals object first, and the emit raises. Nothing
+        may leave ``run()`` (Qt's thread pool reports an exception escaping a worker as
+        unsupported), and there is no one left to tell, so it is logged and dropped."""
+        try:
+            emit(getattr(self.signals, name), *args)
+        except RuntimeError:  # "Internal C++ object (WorkerSignals) already deleted."
+            logger.info("background task ended after its window closed; its result was dropped")
 
 
 class WorkerPool(QObject):
