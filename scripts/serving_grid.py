@@ -35,9 +35,10 @@ from training.config import ArchiveConfig
 LIST = 32
 
 
-def handler_ms(state_dir: Path, at_least: int, seconds: float = 15) -> float:
-    """Median of TorchServe's ``HandlerTime`` (ms spent in the handler per batch) logged so
-    far, once ``at_least`` batches have been logged (the frontend writes the worker's metric
+def handler_ms(state_dir: Path, measured: int, skip: int = 1, seconds: float = 15) -> float:
+    """Median of TorchServe's ``HandlerTime`` (ms spent in the handler per batch) over the
+    ``measured`` batches logged after the first ``skip`` (the bench's cold warm-up request),
+    once they have all been logged (the frontend writes the worker's metric
     lines a moment after the response). With one request in flight every batch is one text,
     so beside the client's p50 it splits one text's latency into the handler's share and what
     TorchServe, the batch wait and HTTP add.
@@ -50,8 +51,9 @@ def handler_ms(state_dir: Path, at_least: int, seconds: float = 15) -> float:
     while True:
         text = log.read_text(errors="replace") if log.exists() else ""
         values = {request: float(ms) for ms, request in re.findall(r"HandlerTime\.Milliseconds:([0-9.]+)\|.*?,([0-9a-f-]{36})", text)}
-        if len(values) >= at_least or time.monotonic() > deadline:
-            return round(statistics.median(values.values()), 2) if values else float("nan")
+        timed = list(values.values())[skip : skip + measured]  # in log order, warm-up first
+        if len(timed) >= measured or time.monotonic() > deadline:
+            return round(statistics.median(timed), 2) if timed else float("nan")
         time.sleep(0.2)
 
 

@@ -121,9 +121,9 @@ class ArchiveConfig:
     # (scripts/forward_pass.py; docs/PERFORMANCE.md, "The ONNX runtime, and the handler's forward pass").
     inference_batch_size: int = _help("Items per forward pass inside the handler (a TorchServe batch is sorted by length, then cut).", default=16)
     # onnx by default: the same fp32 model (labels equal, scores within 1e-3 of PyTorch), one text
-    # answered in about 22 ms rather than 36 (PyTorch's per-operator overhead dominates a single
-    # short text), lists and files as fast; it costs an export at archive time and a larger
-    # archive (docs/PERFORMANCE.md, "The ONNX runtime").
+    # answered faster (PyTorch's per-operator overhead dominates a single short text), lists and
+    # files as fast; it costs an export at archive time and a larger archive (figures:
+    # docs/PERFORMANCE.md, "The ONNX runtime").
     runtime: str = _help("How the workers run the model: fp32 (PyTorch), int8 (dynamic quantisation of the linear layers at load time) "
                          "or onnx (an ONNX graph exported into the archive, run by ONNX Runtime). int8 and onnx are CPU paths: a GPU "
                          "worker serves them in fp32. Measured in docs/PERFORMANCE.md.", default="onnx")

@@ -56,8 +56,9 @@ def test_the_archive_yaml_carries_the_runtime(tiny_model):
 
 @pytest.fixture(scope="module", params=cfg.RUNTIMES)
 def runtime_server(request, tiny_model, tmp_path_factory, start_server):
-    """A TorchServe of its own serving the tiny model archived with each ``--runtime`` (the
-    default one too: the other tests serve it, but only this module compares it with PyTorch)."""
+    """A TorchServe of its own serving the tiny model archived with each ``--runtime``: fp32
+    too, which no other test serves since onnx became the default, and onnx, which only this
+    module compares with PyTorch."""
     from training import serve
     from training.archive import build_archive
 
@@ -160,7 +161,7 @@ def test_the_graph_is_fed_int64_ids_and_mask_whatever_the_tokenizer_returned():
 
     ids = [[101, 7, 102], [101, 102, 0]]
     for batch in ({"input_ids": np.array(ids, dtype=np.int32), "attention_mask": np.array([[1, 1, 1], [1, 1, 0]], dtype=np.int32), "token_type_ids": np.zeros((2, 3))},
-                  {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]])}):
+                  {"input_ids": torch.tensor(ids, dtype=torch.int32), "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]], dtype=torch.int32)}):
         assert fh.onnx_logits(Graph(), batch).shape == (2, 8)
     for outputs, feed in fed:
         assert outputs == [fh.ONNX_OUTPUT] and set(feed) == set(fh.ONNX_INPUTS) == {"input_ids", "attention_mask"}
