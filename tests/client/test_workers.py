@@ -1,4 +1,4 @@
-"""The background worker: its outcome reaches the window as queued signals, in order, and
+"""The background worker: its outcome reaches the window as queued signals, and
 nothing ever leaves ``run()`` (Qt's thread pool cannot handle an exception from a worker)."""
 
 from __future__ import annotations
