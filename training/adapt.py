@@ -29,7 +29,7 @@ from training import paths
 from training.config import AdaptConfig, RetrainConfig
 from training.data import Example, load_examples, load_splits, split_examples
 from training.evaluate import source_group, source_scores
-from training.gate import GateThresholds, decide
+from training.gate import decide
 from training.datacheck import normalise
 from training.retrain import evaluate_model, in_heldout, new_version_config, scores
 
@@ -75,9 +75,9 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
     model_dir = config.model or latest_model_dir(paths.models_dir())
     current = load_model(model_dir)
     retrain = RetrainConfig(replay=config.replay, fast_epochs=config.fast_epochs, fast_learning_rate=config.fast_learning_rate,
-                            fast_freeze=config.fast_freeze, fast=True)
+                            fast_freeze=config.fast_freeze, gate_alpha=config.gate_alpha, fast=True)
     test = split_examples(load_examples(retrain.data), load_splits(retrain.splits))["test"]
-    old_test = evaluate_model(current, test, [])[0]  # the same for every simulated run
+    old_test, _, old_outcomes = evaluate_model(current, test, [])  # the same for every simulated run
     wanted = {s.strip() for s in config.sources.split(",")} if config.sources else None
     groups = {name: items for name, items in group_sources(load_examples(config.data)).items()
               if len(items) >= config.min_source and (wanted is None or name in wanted)}
@@ -98,9 +98,9 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
                         train_config.dev = None  # simulating on the dev set: it must not also pick the epoch
                     result = train(train_config, extra_train=trained_on, init_from=str(model_dir))
                     adapted = load_model(result.out_dir)
-                    new_test, new_held = evaluate_model(adapted, test, heldout)
+                    new_test, new_held, new_outcomes = evaluate_model(adapted, test, heldout)
                     old_held = evaluate_model(current, heldout, [])[0] if heldout else None
-                    decision = decide(scores(old_test, old_held), scores(new_test, new_held), GateThresholds())
+                    decision = decide(scores(old_test, old_held, old_outcomes), scores(new_test, new_held, new_outcomes), retrain.gate)
                     truth = np.array([LABEL2ID[e.label] for e in rest])
                     before = predict_proba(current, [e.text for e in rest]).argmax(axis=1)
                     after = predict_proba(adapted, [e.text for e in rest]).argmax(axis=1)

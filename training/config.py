@@ -227,6 +227,8 @@ class RetrainConfig:
     f1_tolerance: float = _help("Largest allowed drop of test macro-F1, in points.", default=GateThresholds.f1_tolerance)
     recall_drop: float = _help("Largest allowed drop of any class's test recall, in points.", default=GateThresholds.recall_drop)
     min_heldout: int = _help("Held-out corrections needed before their accuracy is judged.", default=GateThresholds.min_heldout)
+    gate_alpha: float = _help("A test drop beyond --f1-tolerance or --recall-drop fails only when McNemar's exact test on the paired test "
+                              "items puts it at or below this chance (1: every such drop fails).", default=GateThresholds.alpha)
     heldout_fraction: float = _help("Share of pending corrections held out to judge both models.", default=0.2)
     epochs: float = _help("Training epochs for the new version.", default=TrainConfig.__dataclass_fields__["epochs"].default)
     max_length: int = _help("Tokens kept per text.", default=128)
@@ -258,6 +260,11 @@ class RetrainConfig:
             raise ValueError("--fast continues from the current version; leave out --from base")
         if self.replay < 1 or self.fast_epochs <= 0 or self.fast_freeze < 0:
             raise ValueError(f"replay must be >= 1, fast_epochs > 0 and fast_freeze >= 0. But they were: {self.replay}, {self.fast_epochs}, {self.fast_freeze}")
+        _ = self.gate  # bad thresholds fail here, not after a retrain
+
+    @property
+    def gate(self) -> GateThresholds:
+        return GateThresholds(self.f1_tolerance, self.recall_drop, self.min_heldout, self.gate_alpha)
 
 
 @dataclass
@@ -276,6 +283,7 @@ class AdaptConfig:
     fast_learning_rate: float = _help("Peak learning rate of each fast retrain.", default=RetrainConfig.fast_learning_rate)
     fast_freeze: int = _help("Encoder layers kept frozen in each fast retrain.", default=RetrainConfig.fast_freeze)
     heldout_fraction: float = _help("Share of the simulated corrections held out for the gate.", default=0.2)
+    gate_alpha: float = _help("The gate's chance level for a test drop (as in feedback retrain).", default=GateThresholds.alpha)
     out: Path | None = _help("Write the curve as JSON here.", default=None)
     plot: Path | None = _help("Also draw the curve as a PNG here.", default=None)
     from_json: str | None = _help("Simulate nothing: show the curves saved by earlier --out runs (comma-separated files).", default=None)

@@ -29,7 +29,7 @@ from training.data import Example, data_hash, load_examples, load_splits, split_
 from training.datacheck import normalise
 from client.core.errors import FeedbackError, ModelError, NotPromotedError, ServerError
 from training.evaluate import EvalReport, evaluate_predictions
-from training.gate import Decision, GateThresholds, ModelScores, decide
+from training.gate import Decision, ModelScores, decide
 from client.core.labels import LABELS
 from client.core.corrections import Correction, CorrectionsStore, read_corrections
 from client.core.api import ManagementClient, connect
@@ -106,13 +106,14 @@ def merge_corrections(
     return MergeResult(train, heldout, excluded, conflicts, duplicates, used)
 
 
-def scores(test: EvalReport, heldout: EvalReport | None) -> ModelScores:
+def scores(test: EvalReport, heldout: EvalReport | None, outcomes: tuple[tuple[str, bool], ...] = ()) -> ModelScores:
     return ModelScores(
         macro_f1=test.macro_f1,
         recall={label: m["recall"] for label, m in test.per_class.items()},
         support={label: m["support"] for label, m in test.per_class.items()},
         heldout_accuracy=heldout.accuracy if heldout and heldout.n else None,
         heldout_n=heldout.n if heldout else 0,
+        outcomes=outcomes,
     )
 
 
@@ -152,15 +153,18 @@ def current_version(config: RetrainConfig, server: ManagementClient | None) -> s
     return version
 
 
-def evaluate_model(loaded: Any, test: list[Example], heldout: list[Example]) -> tuple[EvalReport, EvalReport | None]:
-    """A loaded model on our test split and on the held-out corrections (what the gate compares)."""
+def evaluate_model(loaded: Any, test: list[Example], heldout: list[Example]) -> tuple[EvalReport, EvalReport | None, tuple[tuple[str, bool], ...]]:
+    """A loaded model on our test split and on the held-out corrections, and per test item
+    (true label, answered right): what the gate compares, item by item."""
     from training.inference import predict_proba
 
-    test_report = evaluate_predictions([e.label for e in test], predict_proba(loaded, [e.text for e in test]), [e.text for e in test])
+    test_proba = predict_proba(loaded, [e.text for e in test])
+    test_report = evaluate_predictions([e.label for e in test], test_proba, [e.text for e in test])
+    outcomes = tuple((e.label, LABELS[int(i)] == e.label) for e, i in zip(test, test_proba.argmax(axis=1)))
     held = None
     if heldout:
         held = evaluate_predictions([e.label for e in heldout], predict_proba(loaded, [e.text for e in heldout]), [e.text for e in heldout])
-    return test_report, held
+    return test_report, held, outcomes
 
 
 def load_all_corrections(paths_: Sequence[Path]) -> list[tuple[str, Correction]]:
@@ -231,9 +235,9 @@ def _run(config: RetrainConfig) -> dict[str, Any]:
         )
         from training.inference import load_model
 
-        new_test, new_held = evaluate_model(load_model(result.out_dir), test, merged.heldout)
-        old_test, old_held = evaluate_model(load_model(current_dir), test, merged.heldout)
-        decision = decide(scores(old_test, old_held), scores(new_test, new_held), GateThresholds(config.f1_tolerance, config.recall_drop, config.min_heldout))
+        new_test, new_held, new_outcomes = evaluate_model(load_model(result.out_dir), test, merged.heldout)
+        old_test, old_held, old_outcomes = evaluate_model(load_model(current_dir), test, merged.heldout)
+        decision = decide(scores(old_test, old_held, old_outcomes), scores(new_test, new_held, new_outcomes), config.gate)
         report = build_report(config, current, new_version, corrections_info, merged, old_test, new_test, old_held, new_held, decision)
         if decision.promote and not config.dry_run:
             final_dir = model_dir(config.models_dir, new_version)

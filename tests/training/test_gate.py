@@ -43,3 +43,60 @@ def test_class_absent_from_test_split_is_not_judged():
 def test_thresholds_reject_negative_values():
     with pytest.raises(ValueError, match="thresholds"):
         GateThresholds(f1_tolerance=-1)
+
+
+def outcomes(wrong: dict[str, int], per_class: int = 52) -> tuple[tuple[str, bool], ...]:
+    """Per test item (true label, answered right): the first ``wrong[label]`` items of a class wrong."""
+    return tuple((label, i >= wrong.get(label, 0)) for label in ("bug", "praise") for i in range(per_class))
+
+
+def paired(f1: float, recall: dict, wrong: dict[str, int]) -> ModelScores:
+    return ModelScores(f1, recall, {"bug": 52.0, "praise": 52.0}, outcomes=outcomes(wrong))
+
+
+CURRENT = paired(0.90, {"bug": 50 / 52, "praise": 50 / 52}, {"bug": 2, "praise": 2})
+
+
+@pytest.mark.parametrize(
+    ("name", "new", "promote", "statuses", "evidence"),
+    [
+        # two more bugs wrong: 3.8 points of recall, beyond the 3-point tolerance; 2 lost, 0 gained is p=0.25
+        ("two flipped items are within chance", paired(0.885, {"bug": 48 / 52, "praise": 50 / 52}, {"bug": 4, "praise": 2}), True,
+         (PASS, PASS, SKIPPED), "lost 2, gained 0 test items, McNemar p=0.250"),
+        # six more bugs wrong: p = 0.5**6 = 0.016, beyond chance
+        ("six lost bugs are not chance", paired(0.885, {"bug": 44 / 52, "praise": 50 / 52}, {"bug": 8, "praise": 2}), False,
+         (FAIL, FAIL, SKIPPED), "lost 6, gained 0 test items, McNemar p=0.016"),
+    ],
+)
+def test_a_drop_beyond_a_tolerance_fails_only_beyond_chance(name, new, promote, statuses, evidence):
+    decision = decide(CURRENT, new, GateThresholds(alpha=0.05))
+    assert decision.promote is promote, name
+    assert tuple(c.status for c in decision.checks) == statuses, name
+    assert evidence in decision.checks[1].detail, decision.checks[1].detail
+
+
+def test_macro_f1_drop_is_judged_on_all_paired_items():
+    # 3 bugs and 1 praise lost, 1 bug gained: P(X >= 4 | n=5) = 6/32 = 0.188, within chance at 0.05
+    new = paired(0.88, {"bug": 47 / 52, "praise": 49 / 52}, {"bug": 5, "praise": 3})
+    new = ModelScores(new.macro_f1, new.recall, new.support, outcomes=tuple((t, ok or (t, i) == ("bug", 0)) for i, (t, ok) in enumerate(new.outcomes)))
+    f1_check = decide(CURRENT, new, GateThresholds(alpha=0.05, recall_drop=100)).checks[0]
+    assert f1_check.status == PASS and "lost 4, gained 1 test items, McNemar p=0.188" in f1_check.detail and "within chance" in f1_check.detail
+
+
+def test_alpha_one_restores_the_fixed_rule():
+    new = paired(0.885, {"bug": 48 / 52, "praise": 50 / 52}, {"bug": 4, "praise": 2})
+    decision = decide(CURRENT, new, GateThresholds(alpha=1.0))
+    assert not decision.promote and decision.checks[1].status == FAIL
+
+
+def test_without_matching_outcomes_the_fixed_rule_applies():
+    new = paired(0.885, {"bug": 48 / 52, "praise": 50 / 52}, {"bug": 4, "praise": 2})
+    unpaired = ModelScores(new.macro_f1, new.recall, new.support, outcomes=new.outcomes[:-1])
+    assert decide(CURRENT, unpaired).checks[1].status == FAIL
+    assert decide(ModelScores(CURRENT.macro_f1, CURRENT.recall, CURRENT.support), new).checks[1].status == FAIL
+
+
+def test_alpha_must_be_a_probability():
+    for alpha in (0.0, 1.5):
+        with pytest.raises(ValueError, match="alpha"):
+            GateThresholds(alpha=alpha)
