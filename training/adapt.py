@@ -47,6 +47,7 @@ class Point:
     promoted: bool
     reasons: list[str] = field(default_factory=list)
     minutes: float = 0.0
+    gate_alpha: float | None = None  # the gate's chance level (None: a run from before the gate asked McNemar's test)
 
 
 def group_sources(examples: list[Example]) -> dict[str, list[Example]]:
@@ -105,7 +106,7 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
                     before = predict_proba(current, [e.text for e in rest]).argmax(axis=1)
                     after = predict_proba(adapted, [e.text for e in rest]).argmax(axis=1)
                     point = Point(name, k, seed, source_scores(truth, before)["macro_f1"], source_scores(truth, after)["macro_f1"], len(rest),
-                                  decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2))
+                                  decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2), retrain.gate_alpha)
                     logger.info("adapt %s k=%d seed=%d: %.3f -> %.3f (%s, %.1f min)", name, k, seed, point.before_macro_f1, point.after_macro_f1,
                                 "promoted" if point.promoted else "refused", point.minutes)
                     points.append(point)

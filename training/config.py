@@ -227,8 +227,9 @@ class RetrainConfig:
     f1_tolerance: float = _help("Largest allowed drop of test macro-F1, in points.", default=GateThresholds.f1_tolerance)
     recall_drop: float = _help("Largest allowed drop of any class's test recall, in points.", default=GateThresholds.recall_drop)
     min_heldout: int = _help("Held-out corrections needed before their accuracy is judged.", default=GateThresholds.min_heldout)
-    gate_alpha: float = _help("A test drop beyond --f1-tolerance or --recall-drop fails only when McNemar's exact test on the paired test "
-                              "items puts it at or below this chance (1: every such drop fails).", default=GateThresholds.alpha)
+    gate_alpha: float = _help("A test drop beyond --f1-tolerance or --recall-drop fails only when a loss that large is this unlikely "
+                              "or less between equally good models (McNemar's exact test on the test items lost and gained; "
+                              "1: every such drop fails).", default=GateThresholds.alpha)
     heldout_fraction: float = _help("Share of pending corrections held out to judge both models.", default=0.2)
     epochs: float = _help("Training epochs for the new version.", default=TrainConfig.__dataclass_fields__["epochs"].default)
     max_length: int = _help("Tokens kept per text.", default=128)
@@ -297,6 +298,7 @@ class AdaptConfig:
         self.plot = Path(self.plot) if self.plot else None
         if not self.k_values:
             raise ValueError(f"ks must list positive integers, e.g. 25,50,100. But it was: {self.ks!r}")
+        GateThresholds(alpha=self.gate_alpha)  # a bad alpha fails here, not after the model has loaded
         if self.seeds < 1 or self.min_source < 2 or self.first_seed < 0 or self.fast_freeze < 0:
             raise ValueError(f"seeds must be >= 1, min_source >= 2, first_seed >= 0 and fast_freeze >= 0. "
                              f"But they were: {self.seeds}, {self.min_source}, {self.first_seed}, {self.fast_freeze}")

@@ -56,20 +56,24 @@ class PairedChange:
 
     lost: int
     gained: int
+    total: int
     p_value: float
 
     def __str__(self) -> str:
-        return f"lost {self.lost}, gained {self.gained} test items, McNemar p={self.p_value:.3f}"
+        return f"lost {self.lost} of {self.total} test items, gained {self.gained}"
 
 
 def paired_change(current: Sequence[tuple[str, bool]], new: Sequence[tuple[str, bool]], label: str | None = None) -> PairedChange:
+    """Count the items of ``label`` (all items when None) that changed between right and
+    wrong. Right/wrong is what both models' answers can be paired on; a change of one wrong
+    label for another moves macro-F1 but not this count (the fixed rule judges that case)."""
     from scipy.stats import binomtest
 
     pairs = [(old_ok, new_ok) for (truth, old_ok), (_, new_ok) in zip(current, new) if label is None or truth == label]
     lost = sum(old_ok and not new_ok for old_ok, new_ok in pairs)
     gained = sum(new_ok and not old_ok for old_ok, new_ok in pairs)
     p = binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue if lost + gained else 1.0
-    return PairedChange(lost, gained, float(p))
+    return PairedChange(lost, gained, len(pairs), float(p))
 
 
 @dataclass(frozen=True)
@@ -95,37 +99,41 @@ class Decision:
 def decide(current: ModelScores, new: ModelScores, thresholds: GateThresholds = GateThresholds()) -> Decision:
     paired = bool(current.outcomes) and [t for t, _ in current.outcomes] == [t for t, _ in new.outcomes]
 
-    def beyond_chance(label: str | None = None) -> tuple[bool, str]:
-        """Is a drop beyond its tolerance also unlikely to be chance? (True when unpaired.)"""
+    def judge(label: str | None = None) -> tuple[bool, str]:
+        """A drop beyond its tolerance: (does it fail?, why, in words an agent can read)."""
         if not paired:
-            return True, ""
+            return True, "answers per item not available, so the fixed limit applies"
         change = paired_change(current.outcomes, new.outcomes, label)
-        return change.p_value <= thresholds.alpha, str(change)
+        if change.lost + change.gained == 0:
+            return True, "no item changed between right and wrong, so the fixed limit applies"
+        chance = f"{change}; chance of a loss this large between equally good models p={change.p_value:.2f}"
+        if change.p_value <= thresholds.alpha:
+            return True, f"{chance}, at most {thresholds.alpha:g}: a real loss"
+        return False, f"{chance}, above {thresholds.alpha:g}: small enough to be chance, so allowed"
 
     checks = []
     delta = (new.macro_f1 - current.macro_f1) * 100
     detail = f"test macro-F1 {current.macro_f1:.4f} -> {new.macro_f1:.4f} ({delta:+.2f} points; tolerance -{thresholds.f1_tolerance:g})"
     status = PASS
     if delta < -thresholds.f1_tolerance:
-        significant, evidence = beyond_chance()
-        status = FAIL if significant else PASS
-        if evidence:
-            detail += f"; {evidence}, {'beyond' if significant else 'within'} chance at alpha {thresholds.alpha:g}"
+        fails, why = judge()
+        status = FAIL if fails else PASS
+        detail += f" ({why})"
     checks.append(Check("test_macro_f1", status, detail))
-    drops, within_chance = [], []
+    drops, allowed = [], []
     for label, before in current.recall.items():
         if current.support.get(label, 1) == 0:
             continue
         change = (new.recall.get(label, 0.0) - before) * 100
         if change < -thresholds.recall_drop:
-            significant, evidence = beyond_chance(label)
-            (drops if significant else within_chance).append(f"{label} {change:+.1f}" + (f" ({evidence})" if evidence else ""))
+            fails, why = judge(label)
+            (drops if fails else allowed).append(f"{label} recall {change:+.1f} points ({why})")
     if drops:
-        detail = f"recall dropped more than {thresholds.recall_drop:g} points for: {', '.join(drops)}"
+        detail = f"recall dropped more than {thresholds.recall_drop:g} points for: {'; '.join(drops)}"
     else:
         detail = f"no class recall dropped more than {thresholds.recall_drop:g} points"
-        if within_chance:
-            detail = f"no class recall dropped more than {thresholds.recall_drop:g} points beyond chance (alpha {thresholds.alpha:g}): {', '.join(within_chance)}"
+    if allowed:
+        detail += f"{'; allowed' if drops else ' beyond chance; allowed'}: {'; '.join(allowed)}"
     checks.append(Check("per_class_recall", FAIL if drops else PASS, detail))
     if new.heldout_n < thresholds.min_heldout or new.heldout_accuracy is None or current.heldout_accuracy is None:
         checks.append(Check("heldout_corrections", SKIPPED, f"{new.heldout_n} held-out corrections; at least {thresholds.min_heldout} are needed to judge"))

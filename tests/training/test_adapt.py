@@ -57,6 +57,8 @@ def test_adapt_config_refuses_bad_k_lists():
         AdaptConfig(fast_freeze=-1)
     with pytest.raises(ValueError, match="fast_freeze >= 0"):
         RetrainConfig(fast=True, fast_freeze=-1)
+    with pytest.raises(ValueError, match="alpha"):  # before the model loads, not in the middle of a run
+        AdaptConfig(gate_alpha=0)
 
 
 @pytest.mark.slow
@@ -82,6 +84,7 @@ def test_a_simulated_round_trains_in_a_scratch_folder_and_reports_the_gate(tiny_
     assert 0.0 <= points[0].before_macro_f1 <= 1.0 and 0.0 <= points[0].after_macro_f1 <= 1.0
     assert isinstance(points[0].promoted, bool) and (points[0].promoted or points[0].reasons)
     assert json.loads(out.read_text())[0]["source"] == "handmade"
+    assert json.loads(out.read_text())[0]["gate_alpha"] == AdaptConfig.gate_alpha  # which gate decided is kept with the curve
     assert sorted(p.name for p in tiny_model.out_dir.parent.iterdir()) == models_before  # nothing kept beside the model
 
 

@@ -62,10 +62,10 @@ CURRENT = paired(0.90, {"bug": 50 / 52, "praise": 50 / 52}, {"bug": 2, "praise":
     [
         # two more bugs wrong: 3.8 points of recall, beyond the 3-point tolerance; 2 lost, 0 gained is p=0.25
         ("two flipped items are within chance", paired(0.885, {"bug": 48 / 52, "praise": 50 / 52}, {"bug": 4, "praise": 2}), True,
-         (PASS, PASS, SKIPPED), "lost 2, gained 0 test items, McNemar p=0.250"),
+         (PASS, PASS, SKIPPED), "lost 2 of 52 test items, gained 0; chance of a loss this large between equally good models p=0.25"),
         # six more bugs wrong: p = 0.5**6 = 0.016, beyond chance
         ("six lost bugs are not chance", paired(0.885, {"bug": 44 / 52, "praise": 50 / 52}, {"bug": 8, "praise": 2}), False,
-         (FAIL, FAIL, SKIPPED), "lost 6, gained 0 test items, McNemar p=0.016"),
+         (FAIL, FAIL, SKIPPED), "lost 6 of 52 test items, gained 0; chance of a loss this large between equally good models p=0.02, at most 0.05: a real loss"),
     ],
 )
 def test_a_drop_beyond_a_tolerance_fails_only_beyond_chance(name, new, promote, statuses, evidence):
@@ -80,7 +80,23 @@ def test_macro_f1_drop_is_judged_on_all_paired_items():
     new = paired(0.88, {"bug": 47 / 52, "praise": 49 / 52}, {"bug": 5, "praise": 3})
     new = ModelScores(new.macro_f1, new.recall, new.support, outcomes=tuple((t, ok or (t, i) == ("bug", 0)) for i, (t, ok) in enumerate(new.outcomes)))
     f1_check = decide(CURRENT, new, GateThresholds(alpha=0.05, recall_drop=100)).checks[0]
-    assert f1_check.status == PASS and "lost 4, gained 1 test items, McNemar p=0.188" in f1_check.detail and "within chance" in f1_check.detail
+    assert f1_check.status == PASS and "lost 4 of 104 test items, gained 1" in f1_check.detail and "p=0.19" in f1_check.detail
+    assert "small enough to be chance, so allowed" in f1_check.detail
+
+
+def test_a_macro_f1_drop_with_no_item_changing_right_or_wrong_gets_the_fixed_limit():
+    # wrong answers moved to other wrong labels: macro-F1 falls, right/wrong per item does not change
+    new = ModelScores(0.80, CURRENT.recall, CURRENT.support, outcomes=CURRENT.outcomes)
+    f1_check = decide(CURRENT, new).checks[0]
+    assert f1_check.status == FAIL and "no item changed between right and wrong" in f1_check.detail
+
+
+def test_classes_allowed_as_chance_are_named_beside_a_class_that_fails():
+    new = paired(0.885, {"bug": 44 / 52, "praise": 48 / 52}, {"bug": 8, "praise": 4})
+    recall = decide(CURRENT, new, GateThresholds(alpha=0.05, f1_tolerance=100)).checks[1]
+    assert recall.status == FAIL
+    assert "bug recall -11.5 points" in recall.detail.split("; allowed")[0]
+    assert "praise recall -3.8 points" in recall.detail.split("; allowed")[1]
 
 
 def test_alpha_one_restores_the_fixed_rule():
