@@ -184,6 +184,8 @@ def new_version_config(config: RetrainConfig, out: Path, version: int, current_c
     current one sees text the way it did (clean-up, head and tail)."""
     hp = (current_card or {}).get("hyperparameters", {}) if config.fast or config.start_from == "current" else {}
     text = {key: hp[key] for key in ("clean_inbox", "head_share") if key in hp}
+    # No teacher, even when the current version was distilled: a teacher that never saw the
+    # corrections would pull the new version back towards the mistakes the agents corrected.
     if config.fast:
         return TrainConfig(
             data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,

@@ -237,6 +237,12 @@ def train(
     select_name = "development set" if select is not parts["validation"] else "validation split"
     base = resolve_base_model(init_from or config.base_model)
     use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
+    teacher = None
+    if config.teacher is not None:  # before the output folder exists: a bad teacher leaves nothing behind
+        from training.distill import load_teacher
+
+        logger.info("distilling from %s (weight %.2f, temperature %.1f)", config.teacher, config.distill_weight, config.distill_temperature)
+        teacher = load_teacher(config.teacher, [e.text for e in train_items], "cpu" if use_cpu else "cuda", data_hash(examples))
 
     if config.out is not None:
         out_dir, version = config.out, config.version or 1
@@ -265,6 +271,12 @@ def train(
         return {"input_ids": ids, "attention_mask": [[1] * len(row) for row in ids]}
 
     train_ds = to_dataset(train_items).map(tokenize, batched=True, remove_columns=["text"])
+    trainer_class = Trainer
+    if teacher is not None:
+        from training.distill import distillation_trainer
+
+        train_ds = train_ds.add_column("teacher_logits", teacher.logits.tolist())  # map keeps row order
+        trainer_class = distillation_trainer(config.distill_weight, config.distill_temperature)
     val_ds = to_dataset(select).map(tokenize, batched=True, remove_columns=["text"])
 
     with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=out_dir.parent) as scratch:
@@ -291,8 +303,10 @@ def train(
             data_seed=config.seed,
             use_cpu=use_cpu,
             dataloader_num_workers=0,
+            # The teacher's logits are not an argument of the model's forward: keep the column.
+            remove_unused_columns=config.teacher is None,
         )
-        trainer = Trainer(
+        trainer = trainer_class(
             model=model,
             args=args,
             train_dataset=train_ds,
@@ -340,6 +354,7 @@ def train(
         "temperature_folded": True,
         "needs_review_threshold": threshold,
         "selected_on": select_name,
+        "teacher": teacher.card if teacher is not None else None,
         "development": selection.summary(),
         "validation": validation.summary(),
         "test": test.summary(),

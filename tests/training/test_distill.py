@@ -1,0 +1,112 @@
+"""Knowledge distillation (training/distill.py): the loss, the teacher's logits, the trainer, a real run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+TEXTS = ["Please add a dark mode", "The export button crashes the app every single time I press it on my tablet",
+         "How do I change my password?", "Love it"]
+
+
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_the_distillation_loss_is_kl_from_the_teacher_times_temperature_squared(temperature):
+    from scipy.special import log_softmax
+
+    from training.distill import distillation_loss
+
+    student = np.array([[0.2, 1.0, -0.5], [1.5, -1.0, 0.0]])
+    teacher = np.array([[3.0, 0.5, -1.0], [0.0, 2.0, 1.0]])
+    log_t, log_s = log_softmax(teacher / temperature, axis=1), log_softmax(student / temperature, axis=1)
+    by_hand = temperature**2 * np.mean(np.sum(np.exp(log_t) * (log_t - log_s), axis=1))
+    got = distillation_loss(torch.tensor(student), torch.tensor(teacher), temperature).item()
+    assert got == pytest.approx(by_hand, rel=1e-9)
+    assert distillation_loss(torch.tensor(teacher), torch.tensor(teacher), temperature).item() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_teachers_logits_row_i_belong_to_text_i_whatever_the_lengths(tiny_model):
+    from training.distill import load_teacher
+    from training.inference import load_model, predict_logits
+
+    teacher = load_teacher(tiny_model.out_dir, TEXTS, data_hash=tiny_model.card["data_hash"])
+    loaded = load_model(tiny_model.out_dir)
+    for i, text in enumerate(TEXTS):  # one at a time: no sorting by length to undo
+        alone = predict_logits(loaded.model, loaded.tokenizer, [text], loaded.max_length, **loaded.text_settings)[0]
+        np.testing.assert_allclose(teacher.logits[i], alone, atol=1e-4)
+    assert teacher.card["version"] == tiny_model.card["version"]
+    assert teacher.card["test_macro_f1"] == tiny_model.card["test"]["macro_f1"]
+
+
+def _model_and_batch(tiny_model):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model.out_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model.out_dir)
+    batch = dict(tokenizer(TEXTS[:2], padding=True, return_tensors="pt"))
+    batch["labels"] = torch.tensor([1, 0])
+    model.eval()  # no dropout: the same logits on every call
+    return model, batch
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_the_trainer_mixes_label_loss_and_teacher_loss_by_the_weight(tiny_model, tmp_path, smoothing):
+    from transformers import TrainingArguments
+
+    from training.distill import distillation_loss, distillation_trainer
+
+    model, batch = _model_and_batch(tiny_model)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, remove_unused_columns=False, label_smoothing_factor=smoothing)
+    with torch.no_grad():
+        own = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    label_loss = torch.nn.functional.cross_entropy(own, batch["labels"], label_smoothing=smoothing).item()
+    opposite = -own
+    for weight in (0.0, 0.25, 1.0):
+        trainer = distillation_trainer(weight, 2.0)(model=model, args=args)
+        model.eval()
+        with torch.no_grad():
+            got = trainer.compute_loss(model, {**batch, "teacher_logits": opposite}, num_items_in_batch=torch.tensor(2))
+        expected = (1 - weight) * label_loss + weight * distillation_loss(own, opposite, 2.0).item()
+        assert got.item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_training_batch_without_the_teachers_logits_fails_rather_than_training_on_labels_alone(tiny_model, tmp_path):
+    from transformers import TrainingArguments
+
+    from training.distill import distillation_trainer
+
+    model, batch = _model_and_batch(tiny_model)
+    trainer = distillation_trainer(0.5, 2.0)(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True))
+    model.train()
+    with pytest.raises(RuntimeError, match="teacher_logits"):
+        trainer.compute_loss(model, dict(batch))
+    model.eval()  # evaluation batches carry no teacher and get the usual loss
+    assert trainer.compute_loss(model, dict(batch)).item() > 0
+
+
+def test_distillation_settings_are_checked_before_training(tmp_path):
+    from training.config import TrainConfig
+
+    with pytest.raises(ValueError, match="teacher must be a folder written by `feedback train`"):
+        TrainConfig(out=tmp_path / "out", teacher=tmp_path / "nothing-here")
+    with pytest.raises(ValueError, match="distill_weight"):
+        TrainConfig(out=tmp_path / "out", distill_weight=1.5)
+    with pytest.raises(ValueError, match="distill_temperature"):
+        TrainConfig(out=tmp_path / "out", distill_temperature=0)
+    assert TrainConfig(out=tmp_path / "out", teacher="none").teacher is None
+
+
+@pytest.mark.slow
+def test_a_real_run_distils_from_a_trained_teacher_and_names_it_on_the_card(tiny_model, tmp_path):
+    from training.config import TrainConfig
+    from training.train import train
+
+    result = train(TrainConfig(out=tmp_path / "student", epochs=1, max_length=32, max_train_items=32, patience=1,
+                               teacher=tiny_model.out_dir, distill_weight=0.7, threads=1))
+    teacher = json.loads((tmp_path / "student" / "model_card.json").read_text())["teacher"]
+    assert teacher["path"] == str(tiny_model.out_dir.resolve())
+    assert teacher["data_hash"] == tiny_model.card["data_hash"]
+    assert result.card["teacher"] == teacher
