@@ -36,7 +36,7 @@ def test_an_unknown_runtime_is_a_usage_error_and_a_load_error():
         fh.apply_runtime(torch.nn.Linear(2, 2), "fp16", torch.device("cpu"))
 
 
-def test_int8_quantises_every_linear_layer_on_the_cpu_and_leaves_the_original():
+def test_int8_quantises_the_linear_layers_on_the_cpu_and_leaves_the_original():
     torch = pytest.importorskip("torch")
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
     quantized, used = fh.apply_runtime(model, "int8", torch.device("cpu"))
@@ -45,6 +45,21 @@ def test_int8_quantises_every_linear_layer_on_the_cpu_and_leaves_the_original():
     assert all(type(m) is torch.nn.Linear for m in model if "Linear" in type(m).__name__)
     same, used = fh.apply_runtime(model, "fp32", torch.device("cpu"))
     assert same is model and used == "fp32"
+
+
+def test_int8_keeps_each_feed_forward_output_projection_in_fp32_and_quantises_the_rest(tiny_model):
+    torch = pytest.importorskip("torch")
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model.out_dir)
+    quantized, used = fh.apply_runtime(model, "int8", torch.device("cpu"))
+    assert used == "int8"
+    linear = {name: type(m) for name, m in quantized.named_modules() if "Linear" in type(m).__name__}
+    kept = {name for name, kind in linear.items() if kind is torch.nn.Linear}
+    layers = model.config.num_hidden_layers
+    assert kept == {f"bert.encoder.layer.{i}.output.dense" for i in range(layers)}
+    assert "bert.encoder.layer.0.attention.output.dense" in set(linear) - kept
+    assert "classifier" in set(linear) - kept
 
 
 def test_the_archive_yaml_carries_the_runtime(tiny_model):
