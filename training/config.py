@@ -60,8 +60,9 @@ class TrainConfig:
     clean_inbox: bool = _help("Train (and serve) on inbox-cleaned text: quoted replies, signatures, disclaimers, template headings removed "
                               "(--no-clean-inbox: the raw text).", default=True)
     head_share: float = _help("Share of --max-length kept from a long text's start; the rest comes from its end (1.0: the start only).", default=0.6)
-    teacher: Path | None = _help("A trained model folder (e.g. a larger encoder fine-tuned with feedback train) whose probabilities "
-                                 "the model also learns from (knowledge distillation, training/distill.py); default: none.", default=None)
+    teacher: Path | None = _help("A trained model folder (e.g. a larger encoder fine-tuned with feedback train), or a targets file "
+                                 "that `feedback data teacher-targets` wrote from one, whose probabilities the model also learns from "
+                                 "(knowledge distillation, training/distill.py); default: none.", default=None)
     distill_weight: float = _help("Share of the training loss given to matching the teacher (the rest: the labels).", default=0.5)
     distill_temperature: float = _help("Temperature that softens the teacher's and the model's probabilities in the distillation loss.", default=2.0)
     freeze_layers: int = _help("Freeze the embeddings and this many of the encoder's lowest layers (0: train all). "
@@ -81,8 +82,9 @@ class TrainConfig:
             raise ValueError(f"dev must be an existing JSONL file, or none for our validation split. But it was: {self.dev}")
         self.out = Path(self.out) if self.out is not None else None
         self.teacher = None if self.teacher is None or str(self.teacher).lower() == "none" else Path(self.teacher)
-        if self.teacher is not None and not (self.teacher / "config.json").exists():
-            raise ValueError(f"teacher must be a folder written by `feedback train` (with config.json), or none. But it was: {self.teacher}")
+        if self.teacher is not None and not (self.teacher.is_file() or (self.teacher / "config.json").exists()):
+            raise ValueError("teacher must be a folder written by `feedback train` (with config.json), a file written by "
+                             f"`feedback data teacher-targets`, or none. But it was: {self.teacher}")
         if not 0 <= self.distill_weight <= 1:
             raise ValueError(f"distill_weight must be between 0 and 1. But it was: {self.distill_weight}")
         if self.distill_temperature <= 0:

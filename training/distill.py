@@ -9,6 +9,8 @@ docs/MODEL_REPORT.md) can pass on part of what it learned to the one that is ser
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,20 +19,25 @@ from typing import Any
 
 import numpy as np
 
+from client.core.errors import ModelError
+from client.core.labels import LABELS
+from training.data import Example
+
 logger = logging.getLogger(__name__)
 
 
 def distillation_loss(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:
-    """KL(teacher || student) on logits divided by ``temperature``, times temperature²
-    (which keeps its gradients on the same scale as the cross-entropy's; Hinton et al.)."""
+    """Per item: KL(teacher || student) on logits divided by ``temperature``, times
+    temperature² (which keeps its gradients on the same scale as the cross-entropy's; Hinton
+    et al.)."""
     import torch.nn.functional as F
 
     return F.kl_div(
         F.log_softmax(student_logits / temperature, dim=-1),
         F.log_softmax(teacher_logits / temperature, dim=-1),
-        reduction="batchmean",
+        reduction="none",
         log_target=True,
-    ) * temperature**2
+    ).sum(dim=-1) * temperature**2
 
 
 @dataclass
@@ -41,48 +48,100 @@ class Teacher:
     card: dict[str, Any]
 
 
-def load_teacher(teacher_dir: Path, texts: Sequence[str], device: str = "cpu", data_hash: str | None = None) -> Teacher:
-    """The teacher's calibrated logits for ``texts`` (row i for text i), read as the teacher
-    was trained to read them (its own clean-up, head share and token budget), and its
-    identity for the student's card. A teacher trained on other data than ours (another
-    ``data_hash``) may have seen our test items: that is logged, since it would flatter the
-    student's test figures."""
-    from training.inference import load_model, predict_logits
+def text_key(text: str) -> str:
+    """A short fingerprint of a text: a saved target is used only for the text it was made from."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
-    teacher = load_model(teacher_dir)
-    teacher.model.to(device)
-    logits = predict_logits(teacher.model, teacher.tokenizer, texts, teacher.max_length, **teacher.text_settings) / teacher.temperature
-    card = teacher.card
+
+def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu", data_hash: str | None = None) -> Teacher:
+    """The teacher's calibrated logits for ``examples`` (row i for item i), and its identity
+    for the student's card.
+
+    ``teacher`` is a trained model folder, run on the texts as it was trained to read them
+    (its own clean-up, head share and token budget), or a targets file that
+    ``write_targets`` made from one, looked up by item id. An item the file does not hold
+    with the same text (an item added or edited since, an agent's correction, an augmented
+    copy) gets NaN logits and is trained on its label alone. A teacher trained on other data
+    than ours (another ``data_hash``) may have seen our test items: that is logged, since it
+    would flatter the student's test figures.
+    """
+    teacher = Path(teacher)
+    if teacher.is_file():
+        again = "write it again with `feedback data teacher-targets --teacher DIR`"
+        try:
+            saved = json.loads(teacher.read_text(encoding="utf-8"))
+            labels, items = tuple(saved["labels"]), saved["items"]
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ModelError(f"{teacher}: not a teacher-targets file ({type(error).__name__}: {error})", again) from error
+        if labels != LABELS:
+            raise ModelError(f"{teacher}: its labels {list(labels)} are not the 8 labels of LABELS.md in contract order", again)
+        logits = np.full((len(examples), len(LABELS)), np.nan)
+        for row, e in enumerate(examples):
+            target = items.get(e.id)
+            if target is not None and target["text"] == text_key(e.text):
+                logits[row] = target["logits"]
+        logger.info("teacher targets for %d of %d training items from %s", int((~np.isnan(logits[:, 0])).sum()), len(examples), teacher)
+        card = dict(saved.get("teacher") or {}, path=str(teacher.resolve()))
+    else:
+        from training.inference import load_model, predict_logits
+
+        loaded = load_model(teacher)
+        loaded.model.to(device)
+        logits = predict_logits(loaded.model, loaded.tokenizer, [e.text for e in examples], loaded.max_length, **loaded.text_settings) / loaded.temperature
+        card = {
+            "path": str(teacher.resolve()),
+            "version": loaded.card.get("version"),
+            "base_model": loaded.card.get("base_model"),
+            "data_hash": loaded.card.get("data_hash"),
+            "test_macro_f1": loaded.card.get("test", {}).get("macro_f1"),
+        }
     if data_hash is not None and card.get("data_hash") not in (None, data_hash):
-        logger.warning("the teacher %s was trained on other data (hash %s, ours %s): it may have seen our test items", teacher_dir, card.get("data_hash"), data_hash)
-    return Teacher(logits, {
-        "path": str(Path(teacher_dir).resolve()),
-        "version": card.get("version"),
-        "base_model": card.get("base_model"),
-        "data_hash": card.get("data_hash"),
-        "test_macro_f1": card.get("test", {}).get("macro_f1"),
-    })
+        logger.warning("the teacher %s was trained on other data (hash %s, ours %s): it may have seen our test items", teacher, card.get("data_hash"), data_hash)
+    return Teacher(logits, card)
+
+
+def write_targets(teacher_dir: Path, examples: Sequence[Example], out: Path) -> dict[str, Any]:
+    """Save the teacher's logits for ``examples`` (our items outside the test split) as a
+    small JSON file, so that training can distil from a teacher that is not on the machine:
+    a few hundred kB of numbers stand in for a 438 MB model and its half-hour fine-tune."""
+    teacher = load_teacher(teacher_dir, examples)
+    saved = {
+        "about": "Logits of a fine-tuned teacher for our training items (feedback data teacher-targets); read by feedback train --teacher FILE.",
+        "teacher": {key: value for key, value in teacher.card.items() if key != "path"},
+        "labels": list(LABELS),
+        "items": {e.id: {"text": text_key(e.text), "logits": [round(float(x), 3) for x in row]} for e, row in zip(examples, teacher.logits)},
+    }
+    out.write_text(json.dumps(saved, separators=(",", ":")) + "\n", encoding="utf-8")
+    return {"items": len(examples), "out": str(out), "teacher": saved["teacher"]}
 
 
 def distillation_trainer(weight: float, temperature: float) -> type:
-    """A ``transformers.Trainer`` whose training loss is ``(1 - weight)`` × its usual loss
-    plus ``weight`` × the distillation loss, on batches that carry ``teacher_logits``.
-    Evaluation batches carry none and get the usual loss, so the logged training loss is the
-    mix while ``eval_loss`` is the labels' alone. Each term is a mean over its batch (there
-    is no gradient accumulation in ``feedback train``)."""
+    """A ``transformers.Trainer`` whose training loss is, per item, ``(1 - weight)`` × the
+    cross-entropy with its label (label-smoothed when the arguments say so) plus ``weight`` ×
+    the distillation loss, averaged over the batch. An item without a teacher's target (NaN
+    logits) learns from its label alone, at full weight. Evaluation batches carry no
+    teacher and get Trainer's usual loss, so ``eval_loss`` is the labels' alone."""
+    import torch
+    import torch.nn.functional as F
     from transformers import Trainer
 
     class DistillationTrainer(Trainer):
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
             teacher = inputs.pop("teacher_logits", None)
-            if teacher is None and model.training:
-                # Trainer drops dataset columns the model's forward does not name unless told
-                # not to; distilling from nothing must fail, not quietly train on labels alone.
-                raise RuntimeError("a training batch arrived without teacher_logits: build TrainingArguments with remove_unused_columns=False")
-            # num_items_in_batch=None: the label loss is a mean over this batch, like the teacher's.
-            loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=None)
-            if teacher is not None:
-                loss = (1 - weight) * loss + weight * distillation_loss(outputs.logits, teacher.to(outputs.logits.dtype), temperature)
+            if teacher is None:
+                if model.training:
+                    # Trainer drops dataset columns the model's forward does not name unless told
+                    # not to; distilling from nothing must fail, not quietly train on labels alone.
+                    raise RuntimeError("a training batch arrived without teacher_logits: build TrainingArguments with remove_unused_columns=False")
+                return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            per_item = F.cross_entropy(outputs.logits, labels, reduction="none", label_smoothing=self.args.label_smoothing_factor)
+            known = ~torch.isnan(teacher[:, 0])
+            if known.any():
+                mixed = (1 - weight) * per_item[known] + weight * distillation_loss(outputs.logits[known], teacher[known].to(outputs.logits.dtype), temperature)
+                per_item = per_item.masked_scatter(known, mixed)
+            loss = per_item.mean()
             return (loss, outputs) if return_outputs else loss
 
     return DistillationTrainer

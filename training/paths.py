@@ -67,6 +67,11 @@ def splits_file() -> Path:
     return package_file("training", "data", "splits.json")
 
 
+def teacher_targets_file() -> Path:
+    """A teacher's logits for our training items (``feedback data teacher-targets``)."""
+    return package_file("training", "data", "teacher_logits.json")
+
+
 def dev_file() -> Path:
     """Our development set: written in another voice than the training data; picks models."""
     return package_file("training", "data", "dev.jsonl")

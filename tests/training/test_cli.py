@@ -7,7 +7,7 @@ import pytest
 from training.cli import build_parser, main
 
 SUBCOMMANDS = [
-    ["data", "check"], ["data", "split"], ["train"], ["evaluate"], ["compare"], ["archive"], ["serve", "start"],
+    ["data", "check"], ["data", "split"], ["data", "teacher-targets"], ["train"], ["evaluate"], ["compare"], ["archive"], ["serve", "start"],
     ["serve", "stop"], ["serve", "status"], ["classify"], ["app"], ["retrain"], ["adapt-curve"], ["models"], ["rollback"], ["run"],
 ]
 

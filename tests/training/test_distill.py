@@ -22,23 +22,59 @@ def test_the_distillation_loss_is_kl_from_the_teacher_times_temperature_squared(
     student = np.array([[0.2, 1.0, -0.5], [1.5, -1.0, 0.0]])
     teacher = np.array([[3.0, 0.5, -1.0], [0.0, 2.0, 1.0]])
     log_t, log_s = log_softmax(teacher / temperature, axis=1), log_softmax(student / temperature, axis=1)
-    by_hand = temperature**2 * np.mean(np.sum(np.exp(log_t) * (log_t - log_s), axis=1))
-    got = distillation_loss(torch.tensor(student), torch.tensor(teacher), temperature).item()
-    assert got == pytest.approx(by_hand, rel=1e-9)
-    assert distillation_loss(torch.tensor(teacher), torch.tensor(teacher), temperature).item() == pytest.approx(0.0, abs=1e-9)
+    by_hand = temperature**2 * np.sum(np.exp(log_t) * (log_t - log_s), axis=1)
+    got = distillation_loss(torch.tensor(student), torch.tensor(teacher), temperature).numpy()
+    np.testing.assert_allclose(got, by_hand, rtol=1e-9)
+    np.testing.assert_allclose(distillation_loss(torch.tensor(teacher), torch.tensor(teacher), temperature).numpy(), 0.0, atol=1e-9)
+
+
+def _examples(texts=TEXTS):
+    from training.data import Example
+
+    return [Example(id=f"t{i}", text=text, label="other") for i, text in enumerate(texts)]
 
 
 def test_the_teachers_logits_row_i_belong_to_text_i_whatever_the_lengths(tiny_model):
     from training.distill import load_teacher
     from training.inference import load_model, predict_logits
 
-    teacher = load_teacher(tiny_model.out_dir, TEXTS, data_hash=tiny_model.card["data_hash"])
+    teacher = load_teacher(tiny_model.out_dir, _examples(), data_hash=tiny_model.card["data_hash"])
     loaded = load_model(tiny_model.out_dir)
     for i, text in enumerate(TEXTS):  # one at a time: no sorting by length to undo
         alone = predict_logits(loaded.model, loaded.tokenizer, [text], loaded.max_length, **loaded.text_settings)[0]
         np.testing.assert_allclose(teacher.logits[i], alone, atol=1e-4)
     assert teacher.card["version"] == tiny_model.card["version"]
     assert teacher.card["test_macro_f1"] == tiny_model.card["test"]["macro_f1"]
+
+
+def test_saved_targets_stand_in_for_the_teacher_only_for_the_texts_they_were_made_from(tiny_model, tmp_path):
+    from training.data import Example
+    from training.distill import load_teacher, write_targets
+
+    out = tmp_path / "targets.json"
+    summary = write_targets(tiny_model.out_dir, _examples(), out)
+    assert summary["items"] == len(TEXTS) and summary["teacher"]["version"] == tiny_model.card["version"]
+    live = load_teacher(tiny_model.out_dir, _examples())
+    edited = [*_examples()[:3], Example(id="t3", text="Love it, but the sync is broken", label="bug"), Example(id="new", text="Hi", label="other")]
+    saved = load_teacher(out, edited, data_hash="another-hash")
+    np.testing.assert_allclose(saved.logits[:3], live.logits[:3], atol=1e-3)  # kept to 3 decimals
+    assert np.isnan(saved.logits[3:]).all()  # an edited text and a new item learn from their labels alone
+    assert saved.card["version"] == tiny_model.card["version"] and saved.card["path"] == str(out.resolve())
+
+
+def test_a_broken_targets_file_or_one_with_other_labels_is_refused_with_what_to_do(tmp_path):
+    from client.core.errors import ModelError
+    from training.distill import load_teacher
+
+    out = tmp_path / "targets.json"
+    out.write_text(json.dumps({"labels": ["good", "bad"], "teacher": {}, "items": {}}))
+    with pytest.raises(ModelError, match="not the 8 labels") as refused:
+        load_teacher(out, _examples())
+    assert "feedback data teacher-targets" in refused.value.hint
+    for broken in ('{"labels": [', '{"items": {}}', "[1, 2]"):
+        out.write_text(broken)
+        with pytest.raises(ModelError, match="not a teacher-targets file"):
+            load_teacher(out, _examples())
 
 
 def _model_and_batch(tiny_model):
@@ -69,8 +105,29 @@ def test_the_trainer_mixes_label_loss_and_teacher_loss_by_the_weight(tiny_model,
         model.eval()
         with torch.no_grad():
             got = trainer.compute_loss(model, {**batch, "teacher_logits": opposite}, num_items_in_batch=torch.tensor(2))
-        expected = (1 - weight) * label_loss + weight * distillation_loss(own, opposite, 2.0).item()
+        expected = (1 - weight) * label_loss + weight * distillation_loss(own, opposite, 2.0).mean().item()
         assert got.item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_rows_without_a_saved_target_learn_from_their_label_alone(tiny_model, tmp_path):
+    from transformers import TrainingArguments
+
+    from training.distill import distillation_loss, distillation_trainer
+
+    model, batch = _model_and_batch(tiny_model)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, remove_unused_columns=False)
+    trainer = distillation_trainer(0.5, 2.0)(model=model, args=args)
+    model.eval()
+    with torch.no_grad():
+        own = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        per_item = torch.nn.functional.cross_entropy(own, batch["labels"], reduction="none")
+        teacher = -own
+        teacher[1] = float("nan")
+        got = trainer.compute_loss(model, {**batch, "teacher_logits": teacher}).item()
+        none_known = trainer.compute_loss(model, {**batch, "teacher_logits": torch.full_like(own, float("nan"))}).item()
+    first = 0.5 * per_item[0].item() + 0.5 * distillation_loss(own[:1], teacher[:1], 2.0).item()
+    assert got == pytest.approx((first + per_item[1].item()) / 2, rel=1e-4)  # the second row: its label alone, at full weight
+    assert none_known == pytest.approx(per_item.mean().item(), rel=1e-4)
 
 
 def test_a_training_batch_without_the_teachers_logits_fails_rather_than_training_on_labels_alone(tiny_model, tmp_path):
@@ -90,7 +147,7 @@ def test_a_training_batch_without_the_teachers_logits_fails_rather_than_training
 def test_distillation_settings_are_checked_before_training(tmp_path):
     from training.config import TrainConfig
 
-    with pytest.raises(ValueError, match="teacher must be a folder written by `feedback train`"):
+    with pytest.raises(ValueError, match="a file written by `feedback data teacher-targets`"):
         TrainConfig(out=tmp_path / "out", teacher=tmp_path / "nothing-here")
     with pytest.raises(ValueError, match="distill_weight"):
         TrainConfig(out=tmp_path / "out", distill_weight=1.5)

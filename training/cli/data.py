@@ -58,9 +58,20 @@ def split(args: argparse.Namespace, _config: None) -> int:
     return 0
 
 
+def teacher_targets(args: argparse.Namespace, _config: None) -> int:
+    from training.data import load_examples, load_splits
+    from training.distill import write_targets
+
+    examples = load_examples(paths.data_file())
+    test = set(load_splits(paths.splits_file())["test"])
+    out = Path(args.out) if args.out else paths.teacher_targets_file()
+    print(json.dumps(write_targets(Path(args.teacher), [e for e in examples if e.id not in test], out)))
+    return 0
+
+
 def register(subparsers: Any) -> None:
     data = subparsers.add_parser("data", help="check the dataset or update its split", description="Dataset tools.")
-    inner = data.add_subparsers(dest="data_command", required=True, metavar="{check,split}")
+    inner = data.add_subparsers(dest="data_command", required=True, metavar="{check,split,teacher-targets}")
     c = add_command(inner, "check", "Validate a labelled JSONL: schema, labels, duplicates, near-duplicates, leakage. "
                     "Without FILE: the training data (with its splits) and the development set, and the overlap between them.",
                     "feedback data check training/data/feedback.jsonl", check)
@@ -70,3 +81,8 @@ def register(subparsers: Any) -> None:
     s = add_command(inner, "split", "Assign new items to train/validation; existing assignments (and the test split) never move.", "feedback data split", split)
     s.add_argument("--data", help="labelled JSONL (default: training/data/feedback.jsonl)")
     s.add_argument("--splits", help="split file to update (default: training/data/splits.json)")
+    t = add_command(inner, "teacher-targets", "Save a fine-tuned teacher's logits for our items outside the test split, for "
+                    "`feedback train --teacher FILE` (distillation without the teacher on the machine).",
+                    "feedback data teacher-targets --teacher models/v3", teacher_targets)
+    t.add_argument("--teacher", required=True, help="a model folder written by `feedback train` (e.g. a larger base model's)")
+    t.add_argument("--out", help="where to write (default: training/data/teacher_logits.json)")
