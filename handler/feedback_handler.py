@@ -561,17 +561,20 @@ def int8_layers(model: Any) -> set[str]:
     """The names of the ``nn.Linear`` layers the int8 runtime quantises: all but each encoder
     layer's feed-forward output projection (``layer.N.output.dense``, not the attention's).
 
-    That projection reads the feed-forward activations, whose few large outliers a per-batch
+    That projection (DistilBERT's ``ffn.lin2``) reads the feed-forward activations, whose few large outliers a per-batch
     int8 scale rounds the rest of away (Bondarenko et al. 2021); left in fp32, the int8 model
     stays within 0.5 macro-F1 points of fp32 on our test split and development set, where
     quantising every layer lost 0.75 on the test split (docs/PERFORMANCE.md, "The int8 runtime").
     """
     import torch
 
-    return {
-        name for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and not (name.endswith("output.dense") and "attention" not in name.split("."))
-    }
+    def feed_forward_output(name: str) -> bool:
+        parts = name.split(".")
+        # BERT, MiniLM, MPNet: layer.N.output.dense (the attention's is attention.output.dense);
+        # DistilBERT: layer.N.ffn.lin2.
+        return (parts[-2:] == ["output", "dense"] and "attention" not in parts) or parts[-2:] == ["ffn", "lin2"]
+
+    return {name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear) and not feed_forward_output(name)}
 
 
 def apply_runtime(model: Any, runtime: str, device: Any) -> tuple[Any, str]:

@@ -67,21 +67,19 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
     """
     teacher = Path(teacher)
     if teacher.is_file():
-        again = "write it again with `feedback data teacher-targets --teacher DIR`"
-        try:
-            saved = json.loads(teacher.read_text(encoding="utf-8"))
-            labels, items = tuple(saved["labels"]), saved["items"]
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ModelError(f"{teacher}: not a teacher-targets file ({type(error).__name__}: {error})", again) from error
-        if labels != LABELS:
-            raise ModelError(f"{teacher}: its labels {list(labels)} are not the 8 labels of LABELS.md in contract order", again)
+        saved, items = read_targets(teacher)
         logits = np.full((len(examples), len(LABELS)), np.nan)
         for row, e in enumerate(examples):
             target = items.get(e.id)
-            if target is not None and target["text"] == text_key(e.text):
-                logits[row] = target["logits"]
-        logger.info("teacher targets for %d of %d training items from %s", int((~np.isnan(logits[:, 0])).sum()), len(examples), teacher)
-        card = dict(saved.get("teacher") or {}, path=str(teacher.resolve()))
+            if target is not None and target[0] == text_key(e.text):
+                logits[row] = target[1]
+        matched = int(np.isfinite(logits).all(axis=1).sum())
+        if matched == 0:
+            raise ModelError(f"{teacher}: none of the {len(examples)} training items has a target (ids or texts differ)",
+                             "write the file again from this data with `feedback data teacher-targets --teacher DIR`, or train without --teacher")
+        if matched < len(examples):
+            logger.warning("teacher targets for %d of %d training items; the rest learn from their labels alone", matched, len(examples))
+        card = dict(saved.get("teacher") if isinstance(saved.get("teacher"), dict) else {}, path=str(teacher.resolve()), items_with_target=matched)
     else:
         from training.inference import load_model, predict_logits
 
@@ -100,14 +98,42 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
     return Teacher(logits, card)
 
 
+def read_targets(path: Path) -> tuple[dict[str, Any], dict[str, tuple[str, list[float]]]]:
+    """A targets file and its items as {id: (text fingerprint, 8 finite logits)}; anything
+    else is refused with the item that is wrong: one NaN in a target would quietly turn the
+    student's weights into NaN."""
+    again = "write it again with `feedback data teacher-targets --teacher DIR`"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        labels, raw = tuple(saved["labels"]), saved["items"]
+        if not isinstance(raw, dict):
+            raise TypeError("items is not an object")
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ModelError(f"{path}: not a teacher-targets file ({type(error).__name__}: {error})", again) from error
+    if labels != LABELS:
+        raise ModelError(f"{path}: its labels {list(labels)} are not the 8 labels of LABELS.md in contract order", again)
+    items = {}
+    for item_id, target in raw.items():
+        ok = isinstance(target, dict) and isinstance(target.get("text"), str) and isinstance(target.get("logits"), list)
+        values = target["logits"] if ok else []
+        if not ok or len(values) != len(LABELS) or not all(isinstance(x, (int, float)) and np.isfinite(x) for x in values):
+            raise ModelError(f"{path}: item {item_id!r} is not a text fingerprint with {len(LABELS)} finite logits", again)
+        items[item_id] = (target["text"], [float(x) for x in values])
+    return saved, items
+
+
 def write_targets(teacher_dir: Path, examples: Sequence[Example], out: Path) -> dict[str, Any]:
     """Save the teacher's logits for ``examples`` (our items outside the test split) as a
     small JSON file, so that training can distil from a teacher that is not on the machine:
     a few hundred kB of numbers stand in for a 438 MB model and its half-hour fine-tune."""
+    if not (Path(teacher_dir) / "config.json").exists():
+        raise ModelError(f"{teacher_dir}: not a trained model folder (no config.json)", "pass --teacher with a folder that `feedback train` wrote")
+    if not Path(out).parent.is_dir():
+        raise ModelError(f"{out}: its folder does not exist", "create it, or pass --out with a path in an existing folder")
     teacher = load_teacher(teacher_dir, examples)
     saved = {
         "about": "Logits of a fine-tuned teacher for our training items (feedback data teacher-targets); read by feedback train --teacher FILE.",
-        "teacher": {key: value for key, value in teacher.card.items() if key != "path"},
+        "teacher": {key: value for key, value in teacher.card.items() if key not in ("path", "items_with_target")},
         "labels": list(LABELS),
         "items": {e.id: {"text": text_key(e.text), "logits": [round(float(x), 3) for x in row]} for e, row in zip(examples, teacher.logits)},
     }
@@ -126,6 +152,8 @@ def distillation_trainer(weight: float, temperature: float) -> type:
     from transformers import Trainer
 
     class DistillationTrainer(Trainer):
+        loss_is_scaled_for_ga = False  # a batch mean of our own: Trainer scales it for gradient accumulation
+
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
             teacher = inputs.pop("teacher_logits", None)
             if teacher is None:
@@ -137,7 +165,7 @@ def distillation_trainer(weight: float, temperature: float) -> type:
             labels = inputs.pop("labels")
             outputs = model(**inputs)
             per_item = F.cross_entropy(outputs.logits, labels, reduction="none", label_smoothing=self.args.label_smoothing_factor)
-            known = ~torch.isnan(teacher[:, 0])
+            known = torch.isfinite(teacher).all(dim=1)
             if known.any():
                 mixed = (1 - weight) * per_item[known] + weight * distillation_loss(outputs.logits[known], teacher[known].to(outputs.logits.dtype), temperature)
                 per_item = per_item.masked_scatter(known, mixed)

@@ -62,6 +62,19 @@ def test_int8_keeps_each_feed_forward_output_projection_in_fp32_and_quantises_th
     assert "classifier" in set(linear) - kept
 
 
+def test_int8_keeps_the_feed_forward_output_of_distilbert_and_mpnet_too():
+    torch = pytest.importorskip("torch")
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification, MPNetConfig, MPNetForSequenceClassification
+
+    tiny = {"vocab_size": 64, "num_labels": 8}
+    for model, layer in (
+        (DistilBertForSequenceClassification(DistilBertConfig(n_layers=2, dim=32, hidden_dim=64, n_heads=2, **tiny)), "distilbert.transformer.layer.{}.ffn.lin2"),
+        (MPNetForSequenceClassification(MPNetConfig(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2, **tiny)), "mpnet.encoder.layer.{}.output.dense"),
+    ):
+        linear = {name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+        assert linear - fh.int8_layers(model) == {layer.format(i) for i in range(2)}
+
+
 def test_the_archive_yaml_carries_the_runtime(tiny_model):
     from training.archive import model_config
 

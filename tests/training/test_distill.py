@@ -60,6 +60,7 @@ def test_saved_targets_stand_in_for_the_teacher_only_for_the_texts_they_were_mad
     np.testing.assert_allclose(saved.logits[:3], live.logits[:3], atol=1e-3)  # kept to 3 decimals
     assert np.isnan(saved.logits[3:]).all()  # an edited text and a new item learn from their labels alone
     assert saved.card["version"] == tiny_model.card["version"] and saved.card["path"] == str(out.resolve())
+    assert saved.card["items_with_target"] == 3
 
 
 def test_a_broken_targets_file_or_one_with_other_labels_is_refused_with_what_to_do(tmp_path):
@@ -75,6 +76,25 @@ def test_a_broken_targets_file_or_one_with_other_labels_is_refused_with_what_to_
         out.write_text(broken)
         with pytest.raises(ModelError, match="not a teacher-targets file"):
             load_teacher(out, _examples())
+    from client.core.labels import LABELS
+    from training.distill import text_key
+
+    for logits in ([1.0] * 7, [1.0, None, *[0.0] * 6], [1.0, "x", *[0.0] * 6]):
+        out.write_text(json.dumps({"labels": list(LABELS), "items": {"t0": {"text": text_key(TEXTS[0]), "logits": logits}}}))
+        with pytest.raises(ModelError, match="item 't0' is not a text fingerprint with 8 finite logits"):
+            load_teacher(out, _examples())
+    from training.distill import write_targets
+
+    with pytest.raises(ModelError, match="not a trained model folder"):  # targets are written from a model, never from targets
+        write_targets(out, _examples(), tmp_path / "again.json")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(ModelError, match="its folder does not exist"):  # checked before the teacher's long pass
+        write_targets(folder, _examples(), tmp_path / "missing" / "targets.json")
+    out.write_text(json.dumps({"labels": list(LABELS), "items": {"t0": {"text": "f" * 12, "logits": [0.0] * 8}}}))
+    with pytest.raises(ModelError, match="none of the 4 training items has a target"):
+        load_teacher(out, _examples())
 
 
 def _model_and_batch(tiny_model):
@@ -123,8 +143,11 @@ def test_rows_without_a_saved_target_learn_from_their_label_alone(tiny_model, tm
         per_item = torch.nn.functional.cross_entropy(own, batch["labels"], reduction="none")
         teacher = -own
         teacher[1] = float("nan")
-        got = trainer.compute_loss(model, {**batch, "teacher_logits": teacher}).item()
         none_known = trainer.compute_loss(model, {**batch, "teacher_logits": torch.full_like(own, float("nan"))}).item()
+    loss = trainer.compute_loss(model, {**batch, "teacher_logits": teacher})
+    loss.backward()  # the NaN row must not reach any gradient
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    got = loss.item()
     first = 0.5 * per_item[0].item() + 0.5 * distillation_loss(own[:1], teacher[:1], 2.0).item()
     assert got == pytest.approx((first + per_item[1].item()) / 2, rel=1e-4)  # the second row: its label alone, at full weight
     assert none_known == pytest.approx(per_item.mean().item(), rel=1e-4)
