@@ -79,7 +79,7 @@ def test_a_broken_targets_file_or_one_with_other_labels_is_refused_with_what_to_
     from client.core.labels import LABELS
     from training.distill import text_key
 
-    for logits in ([1.0] * 7, [1.0, None, *[0.0] * 6], [1.0, "x", *[0.0] * 6]):
+    for logits in ([1.0] * 7, [1.0, None, *[0.0] * 6], [1.0, "x", *[0.0] * 6], [1.0, float("inf"), *[0.0] * 6], [float("nan")] * 8):
         out.write_text(json.dumps({"labels": list(LABELS), "items": {"t0": {"text": text_key(TEXTS[0]), "logits": logits}}}))
         with pytest.raises(ModelError, match="item 't0' is not a text fingerprint with 8 finite logits"):
             load_teacher(out, _examples())
