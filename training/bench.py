@@ -123,6 +123,25 @@ def quality_deltas(fp32: dict[str, float], int8: dict[str, float]) -> dict[str, 
     return {name: round((int8[name] - fp32[name]) * 100, 2) for name in fp32}
 
 
+def cpu_ticks(stat_text: str) -> tuple[int, int] | None:
+    """(all ticks, ticks stolen by the host) from the first line of ``/proc/stat``; None if
+    the text does not have one (not Linux, or an old kernel without the steal column)."""
+    first = stat_text.splitlines()[0].split() if stat_text.strip() else []
+    if len(first) < 9 or first[0] != "cpu":
+        return None
+    values = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
+    return sum(values), values[7]
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of CPU time the host took from this machine between two readings. A ratio of
+    two bench phases means little if this differs between them (a shared host sped up or
+    slowed down), so the bench records it for each phase."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    return round((after[1] - before[1]) / (after[0] - before[0]), 3)
+
+
 def int8_acceptable(deltas: dict[str, float], tolerance: float = F1_TOLERANCE_POINTS) -> bool:
     """Issue #12's rule: int8 becomes the default only if it loses at most ``tolerance``
     macro-F1 points on our test split and on our development set."""
@@ -149,7 +168,9 @@ def format_table(result: dict[str, Any]) -> str:
     rows = [
         ("machine", f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, load average {m['load_average_1m']} at the start, {m.get('load_average_1m_end', '?')} at the end"),
         ("model, texts", f"{result['model']} (v{result['version']}, {result['runtime']} on the server), {result['n_texts']} texts of {result['texts']}, {result['mean_tokens_per_text']} tokens on average"),
-        ("peak fp32 matmul", f"{result['peak_matmul_gflops']:.0f} GFLOP/s ({m['threads']} threads)"),
+        ("peak fp32 matmul", f"{result['peak_matmul_gflops']:.0f} GFLOP/s ({m['threads']} threads) at the start, "
+                             + _or_missing(result.get("peak_matmul_gflops_end"), "{:.0f}") + " at the end"),
+        ("CPU time taken by the host", ", ".join(f"{phase} {_or_missing(share, '{:.0%}')}" for phase, share in m.get("steal_share", {}).items()) or "not recorded"),
     ]
     for b in result["inprocess_items_per_s"]:
         rows.append((f"in-process fp32 {b}", f"{result['inprocess_items_per_s'][b]:.1f} items/s, FLOP utilization {result['flop_utilization'][b]:.2f}"))
@@ -465,6 +486,13 @@ def inprocess_figures(loaded: Any, quantized: Any, texts: Sequence[str], peak_gf
     }
 
 
+def read_cpu_ticks() -> tuple[int, int] | None:
+    try:
+        return cpu_ticks(Path("/proc/stat").read_text())
+    except OSError:
+        return None
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -496,6 +524,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
                               "n_texts": len(texts), "file_lines": sizes.file_lines, "runtime": config.runtime, "machine": {**machine(), "threads": config.threads}}
     loaded = load_model(model_dir)
     quantized, _ = apply_runtime(loaded.model, "int8", torch.device("cpu"))
+    ticks = read_cpu_ticks()
     with torch_threads(config.threads):
         peak = peak_matmul_gflops(loaded.model.config.hidden_size)
         result.update(peak_matmul_gflops=max(peak.values()), peak_matmul_gflops_by_shape=peak)
@@ -504,6 +533,10 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         result.update(onnx_figures(model_dir, loaded, texts, result["inprocess_items_per_s"], config.threads))
     logs = [p.read_text(errors="replace") for p in (model_dir / "train.log", model_dir.with_name(model_dir.name + ".log")) if p.is_file()]
     result.update(training_figures(card, logs))
+    now = read_cpu_ticks()
+    steal = {"inprocess": steal_share(ticks, now)}
+    ticks = now
+    hidden = loaded.model.config.hidden_size
     del loaded, quantized
     folder = Path(tempfile.mkdtemp(prefix="feedback-bench-"))
     try:
@@ -516,6 +549,10 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             batch_size = max(v.batch_size for v in serve.management_client(serve_config).versions())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    steal["serving"] = steal_share(ticks, read_cpu_ticks())
+    with torch_threads(config.threads):  # the anchor again: did the machine change under the run?
+        result["peak_matmul_gflops_end"] = max(peak_matmul_gflops(hidden).values())
+    result["machine"]["steal_share"] = steal
     result.update(summarise(result, batch_size))
     result["not_recorded"] = [key for key in ("train_samples_per_s", "train_peak_rss_mb") if result[key] is None]
     result["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)  # others' work depresses every figure

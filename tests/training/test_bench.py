@@ -63,6 +63,15 @@ def test_int8_may_lose_at_most_half_a_point_on_each_set():
     assert not bench.int8_acceptable({"test": -1.16, "dev": 0.3})
 
 
+def test_steal_share_reads_the_hosts_column_of_proc_stat():
+    before = bench.cpu_ticks("cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 50 0 25 400 5 0 0 20 0 0\n")
+    after = bench.cpu_ticks("cpu  200 0 100 1500 20 0 0 140 0 0\n")
+    assert before == (1000, 40) and after == (1960, 140)
+    assert bench.steal_share(before, after) == round(100 / 960, 3)
+    assert bench.cpu_ticks("") is None and bench.cpu_ticks("cpu 1 2 3\n") is None  # not Linux, or no steal column
+    assert bench.steal_share(None, after) is None and bench.steal_share(after, after) is None
+
+
 def test_ratios_follow_the_issue_definitions():
     figures = {
         "inprocess_items_per_s": {"b1": 50.0, "b8": 80.0, "b32": 100.0, "b64": 110.0},
@@ -154,5 +163,9 @@ def test_a_small_bench_run_reports_every_figure(tiny_model, tmp_path, capsys):
     assert set(result["quantized_macro_f1_delta"]) == {"test", "dev"}
     assert all(math.isfinite(v) and abs(v) <= 100 for v in result["quantized_macro_f1_delta"].values())
     assert result["int8_within_tolerance"] == bench.int8_acceptable(result["quantized_macro_f1_delta"])
+    assert result["peak_matmul_gflops_end"] > 0  # the anchor measured again after the server phase
+    assert set(result["machine"]["steal_share"]) == {"inprocess", "serving"}
+    assert all(share is None or 0 <= share <= 1 for share in result["machine"]["steal_share"].values())
     table = capsys.readouterr().out
+    assert "| CPU time taken by the host |" in table
     assert "| TorchServe list32 c16 |" in table and "| client file path |" in table and "| onnx vs fp32 in-process |" in table
