@@ -190,3 +190,14 @@ def test_a_real_run_distils_from_a_trained_teacher_and_names_it_on_the_card(tiny
     assert teacher["path"] == str(tiny_model.out_dir.resolve())
     assert teacher["data_hash"] == tiny_model.card["data_hash"]
     assert result.card["teacher"] == teacher
+
+
+def test_the_targets_command_covers_the_given_data_except_its_test_split(tiny_model, tmp_path, capsys):
+    from training.cli import main
+
+    data, splits, out = tmp_path / "data.jsonl", tmp_path / "splits.json", tmp_path / "targets.json"
+    data.write_text("".join(json.dumps({"id": e.id, "text": e.text, "label": e.label}) + "\n" for e in _examples()))
+    splits.write_text(json.dumps({"train": ["t0", "t1"], "validation": ["t2"], "test": ["t3"]}))
+    assert main(["data", "teacher-targets", "--teacher", str(tiny_model.out_dir), "--data", str(data), "--splits", str(splits), "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["items"] == 3
+    assert sorted(json.loads(out.read_text())["items"]) == ["t0", "t1", "t2"]  # never a test item

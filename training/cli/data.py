@@ -1,4 +1,4 @@
-"""``feedback data check`` and ``feedback data split``."""
+"""``feedback data check``, ``feedback data split`` and ``feedback data teacher-targets``."""
 
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def teacher_targets(args: argparse.Namespace, _config: None) -> int:
     from training.data import load_examples, load_splits
     from training.distill import write_targets
 
-    examples = load_examples(paths.data_file())
-    test = set(load_splits(paths.splits_file())["test"])
+    examples = load_examples(Path(args.data) if args.data else paths.data_file())
+    test = set(load_splits(Path(args.splits) if args.splits else paths.splits_file())["test"])
     out = Path(args.out) if args.out else paths.teacher_targets_file()
     print(json.dumps(write_targets(Path(args.teacher), [e for e in examples if e.id not in test], out)))
     return 0
@@ -85,4 +85,6 @@ def register(subparsers: Any) -> None:
                     "`feedback train --teacher FILE` (distillation without the teacher on the machine).",
                     "feedback data teacher-targets --teacher models/v3", teacher_targets)
     t.add_argument("--teacher", required=True, help="a model folder written by `feedback train` (e.g. a larger base model's)")
+    t.add_argument("--data", help="labelled JSONL whose items get targets (default: training/data/feedback.jsonl)")
+    t.add_argument("--splits", help="split file; its test items get none (default: training/data/splits.json)")
     t.add_argument("--out", help="where to write (default: training/data/teacher_logits.json)")
