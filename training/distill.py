@@ -53,7 +53,7 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu", data_hash: str | None = None) -> Teacher:
+def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu", data_hash: str | None = None, required: bool = True) -> Teacher | None:
     """The teacher's calibrated logits for ``examples`` (row i for item i), and its identity
     for the student's card.
 
@@ -64,6 +64,10 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
     copy) gets NaN logits and is trained on its label alone. A teacher trained on other data
     than ours (another ``data_hash``) may have seen our test items: that is logged, since it
     would flatter the student's test figures.
+
+    A targets file that holds none of the items is refused when it was asked for
+    (``required``); the default one, made for our data, simply has nothing to teach a model
+    trained on other data (None: it learns from the labels, and that is logged).
     """
     teacher = Path(teacher)
     if teacher.is_file():
@@ -74,6 +78,9 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
             if target is not None and target[0] == text_key(e.text):
                 logits[row] = target[1]
         matched = int(np.isfinite(logits).all(axis=1).sum())
+        if matched == 0 and not required:
+            logger.warning("%s holds no target for these %d training items: training from the labels alone", teacher, len(examples))
+            return None
         if matched == 0:
             raise ModelError(f"{teacher}: none of the {len(examples)} training items has a target (ids or texts differ)",
                              "write the file again from this data with `feedback data teacher-targets --teacher DIR`, or train without --teacher")

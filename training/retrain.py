@@ -184,17 +184,18 @@ def new_version_config(config: RetrainConfig, out: Path, version: int, current_c
     current one sees text the way it did (clean-up, head and tail)."""
     hp = (current_card or {}).get("hyperparameters", {}) if config.fast or config.start_from == "current" else {}
     text = {key: hp[key] for key in ("clean_inbox", "head_share") if key in hp}
-    # No teacher, even when the current version was distilled: a teacher that never saw the
-    # corrections would pull the new version back towards the mistakes the agents corrected.
+    # No teacher, not even the saved logits `feedback train` distils from by default: a teacher
+    # that never saw the corrections would pull the new version back towards the mistakes the
+    # agents corrected (an agent may relabel a text our data holds too).
     if config.fast:
         return TrainConfig(
             data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,
             max_train_items=config.replay, learning_rate=config.fast_learning_rate, seed=config.seed, patience=1, warmup_ratio=0.0,
-            freeze_layers=config.fast_freeze, **text,
+            freeze_layers=config.fast_freeze, teacher=None, **text,
         )
     return TrainConfig(
         data=config.data, splits=config.splits, out=out, version=version, epochs=config.epochs, max_length=config.max_length,
-        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed, **text,
+        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed, teacher=None, **text,
     )
 
 

@@ -242,7 +242,8 @@ def train(
         from training.distill import load_teacher
 
         logger.info("distilling from %s (weight %.2f, temperature %.1f)", config.teacher, config.distill_weight, config.distill_temperature)
-        teacher = load_teacher(config.teacher, train_items, "cpu" if use_cpu else "cuda", data_hash(examples))
+        teacher = load_teacher(config.teacher, train_items, "cpu" if use_cpu else "cuda", data_hash(examples),
+                               required=Path(config.teacher).resolve() != paths.teacher_targets_file().resolve())
 
     if config.out is not None:
         out_dir, version = config.out, config.version or 1

@@ -201,3 +201,39 @@ def test_the_targets_command_covers_the_given_data_except_its_test_split(tiny_mo
     assert main(["data", "teacher-targets", "--teacher", str(tiny_model.out_dir), "--data", str(data), "--splits", str(splits), "--out", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["items"] == 3
     assert sorted(json.loads(out.read_text())["items"]) == ["t0", "t1", "t2"]  # never a test item
+
+
+def test_training_distils_from_the_saved_targets_by_default_and_retraining_never_does(tmp_path):
+    from training import paths
+    from training.config import RetrainConfig, TrainConfig
+    from training.retrain import new_version_config
+
+    assert TrainConfig(out=tmp_path / "out").teacher == paths.teacher_targets_file()
+    card = {"hyperparameters": {"clean_inbox": True, "head_share": 0.6}}
+    for fast in (False, True):
+        assert new_version_config(RetrainConfig(fast=fast), tmp_path / "v2", 2, card).teacher is None
+
+
+def test_the_default_targets_teach_nothing_to_other_data_and_training_goes_on_from_labels(caplog):
+    from client.core.errors import ModelError
+    from training import paths
+    from training.distill import load_teacher
+
+    with caplog.at_level("WARNING", logger="training.distill"):
+        assert load_teacher(paths.teacher_targets_file(), _examples(), required=False) is None
+    assert "no target for these 4 training items" in caplog.text
+    with pytest.raises(ModelError, match="none of the 4 training items has a target"):  # asked for by name: refused
+        load_teacher(paths.teacher_targets_file(), _examples())
+
+
+def test_the_saved_targets_cover_our_training_items():
+    """Not every item must have one (an item added since learns from its label alone), but a
+    targets file that has fallen far behind the data no longer carries the teacher."""
+    from training import paths
+    from training.data import load_examples, load_splits
+    from training.distill import load_teacher
+
+    test = set(load_splits(paths.splits_file())["test"])
+    items = [e for e in load_examples(paths.data_file()) if e.id not in test]
+    teacher = load_teacher(paths.teacher_targets_file(), items)
+    assert teacher.card["items_with_target"] >= 0.9 * len(items), "run `feedback data teacher-targets --teacher DIR` with the MPNet teacher"
