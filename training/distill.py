@@ -83,7 +83,7 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
             return None
         if matched == 0:
             raise ModelError(f"{teacher}: none of the {len(examples)} training items has a target (ids or texts differ)",
-                             "write the file again from this data with `feedback data teacher-targets --teacher DIR`, or train without --teacher")
+                             "write the file again from this data with `feedback data teacher-targets --teacher DIR`, or train with --teacher none")
         if matched < len(examples):
             logger.warning("teacher targets for %d of %d training items; the rest learn from their labels alone", matched, len(examples))
         card = dict(saved.get("teacher") if isinstance(saved.get("teacher"), dict) else {}, path=str(teacher.resolve()), items_with_target=matched)
