@@ -21,6 +21,7 @@ import numpy as np
 
 from client.core.errors import ModelError
 from client.core.labels import LABELS
+from training import paths
 from training.data import Example
 
 logger = logging.getLogger(__name__)
@@ -60,14 +61,15 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
     ``teacher`` is a trained model folder, run on the texts as it was trained to read them
     (its own clean-up, head share and token budget), or a targets file that
     ``write_targets`` made from one, looked up by item id. An item the file does not hold
-    with the same text (an item added or edited since, an agent's correction, an augmented
-    copy) gets NaN logits and is trained on its label alone. A teacher trained on other data
+    with the same text and label (an item added, reworded or relabelled since, an agent's
+    correction, an augmented copy) gets NaN logits and is trained on its label alone: a
+    target made for the old label would pull the item back to it. A teacher trained on other data
     than ours (another ``data_hash``) may have seen our test items: that is logged, since it
     would flatter the student's test figures.
 
     A targets file that holds none of the items is refused when it was asked for
-    (``required``); the default one, made for our data, simply has nothing to teach a model
-    trained on other data (None: it learns from the labels, and that is logged).
+    (``required``); the saved default, made for our data, simply has nothing to teach a
+    model trained on other data (None: it learns from the labels, and that is logged).
     """
     teacher = Path(teacher)
     if teacher.is_file():
@@ -75,8 +77,8 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
         logits = np.full((len(examples), len(LABELS)), np.nan)
         for row, e in enumerate(examples):
             target = items.get(e.id)
-            if target is not None and target[0] == text_key(e.text):
-                logits[row] = target[1]
+            if target is not None and target[0] == text_key(e.text) and target[1] in (None, e.label):
+                logits[row] = target[2]
         matched = int(np.isfinite(logits).all(axis=1).sum())
         if matched == 0 and not required:
             logger.warning("%s holds no target for these %d training items: training from the labels alone", teacher, len(examples))
@@ -105,10 +107,17 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
     return Teacher(logits, card)
 
 
-def read_targets(path: Path) -> tuple[dict[str, Any], dict[str, tuple[str, list[float]]]]:
-    """A targets file and its items as {id: (text fingerprint, 8 finite logits)}; anything
-    else is refused with the item that is wrong: one NaN in a target would quietly turn the
-    student's weights into NaN."""
+def is_saved_default(teacher: Path) -> bool:
+    """Whether ``teacher`` is the targets file that ships with our data (``feedback train``'s
+    default teacher): training on other data falls back to the labels rather than failing."""
+    return Path(teacher).resolve() == paths.teacher_targets_file().resolve()
+
+
+def read_targets(path: Path) -> tuple[dict[str, Any], dict[str, tuple[str, str | None, list[float]]]]:
+    """A targets file and its items as {id: (text fingerprint, label when written, 8 finite
+    logits)}; anything else is refused with the item that is wrong: one NaN in a target would
+    quietly turn the student's weights into NaN. (Files written before labels were recorded
+    have none; their targets are matched on the text alone.)"""
     again = "write it again with `feedback data teacher-targets --teacher DIR`"
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
@@ -121,11 +130,11 @@ def read_targets(path: Path) -> tuple[dict[str, Any], dict[str, tuple[str, list[
         raise ModelError(f"{path}: its labels {list(labels)} are not the 8 labels of LABELS.md in contract order", again)
     items = {}
     for item_id, target in raw.items():
-        ok = isinstance(target, dict) and isinstance(target.get("text"), str) and isinstance(target.get("logits"), list)
+        ok = isinstance(target, dict) and isinstance(target.get("text"), str) and isinstance(target.get("logits"), list) and target.get("label", LABELS[0]) in LABELS
         values = target["logits"] if ok else []
         if not ok or len(values) != len(LABELS) or not all(isinstance(x, (int, float)) and np.isfinite(x) for x in values):
-            raise ModelError(f"{path}: item {item_id!r} is not a text fingerprint with {len(LABELS)} finite logits", again)
-        items[item_id] = (target["text"], [float(x) for x in values])
+            raise ModelError(f"{path}: item {item_id!r} is not a text fingerprint with {len(LABELS)} finite logits (and one of our labels, if any)", again)
+        items[item_id] = (target["text"], target.get("label"), [float(x) for x in values])
     return saved, items
 
 
@@ -139,10 +148,10 @@ def write_targets(teacher_dir: Path, examples: Sequence[Example], out: Path) -> 
         raise ModelError(f"{out}: its folder does not exist", "create it, or pass --out with a path in an existing folder")
     teacher = load_teacher(teacher_dir, examples)
     saved = {
-        "about": "Logits of a fine-tuned teacher for our training items (feedback data teacher-targets); read by feedback train --teacher FILE.",
+        "about": "Logits of a fine-tuned teacher for our training items (feedback data teacher-targets); feedback train learns from them by default.",
         "teacher": {key: value for key, value in teacher.card.items() if key not in ("path", "items_with_target")},
         "labels": list(LABELS),
-        "items": {e.id: {"text": text_key(e.text), "logits": [round(float(x), 3) for x in row]} for e, row in zip(examples, teacher.logits)},
+        "items": {e.id: {"text": text_key(e.text), "label": e.label, "logits": [round(float(x), 3) for x in row]} for e, row in zip(examples, teacher.logits)},
     }
     out.write_text(json.dumps(saved, separators=(",", ":")) + "\n", encoding="utf-8")
     return {"items": len(examples), "out": str(out), "teacher": saved["teacher"]}

@@ -184,9 +184,11 @@ def new_version_config(config: RetrainConfig, out: Path, version: int, current_c
     current one sees text the way it did (clean-up, head and tail)."""
     hp = (current_card or {}).get("hyperparameters", {}) if config.fast or config.start_from == "current" else {}
     text = {key: hp[key] for key in ("clean_inbox", "head_share") if key in hp}
-    # No teacher, not even the saved logits `feedback train` distils from by default: a teacher
-    # that never saw the corrections would pull the new version back towards the mistakes the
-    # agents corrected (an agent may relabel a text our data holds too).
+    # A full retrain is `feedback train`'s recipe, distillation from the saved logits included:
+    # corrections never get a target (their ids are new, and a corrected text of ours is
+    # dropped from the data or, relabelled, no longer matches its target's label). A fast
+    # retrain does not distil: a short continuation on the corrections should move towards
+    # them, not towards a teacher that never saw that traffic.
     if config.fast:
         return TrainConfig(
             data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,
@@ -195,7 +197,7 @@ def new_version_config(config: RetrainConfig, out: Path, version: int, current_c
         )
     return TrainConfig(
         data=config.data, splits=config.splits, out=out, version=version, epochs=config.epochs, max_length=config.max_length,
-        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed, teacher=None, **text,
+        max_train_items=config.max_train_items, learning_rate=config.learning_rate, seed=config.seed, **text,
     )
 
 

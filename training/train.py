@@ -239,11 +239,11 @@ def train(
     use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
     teacher = None
     if config.teacher is not None:  # before the output folder exists: a bad teacher leaves nothing behind
-        from training.distill import load_teacher
+        from training.distill import is_saved_default, load_teacher
 
-        logger.info("distilling from %s (weight %.2f, temperature %.1f)", config.teacher, config.distill_weight, config.distill_temperature)
-        teacher = load_teacher(config.teacher, train_items, "cpu" if use_cpu else "cuda", data_hash(examples),
-                               required=Path(config.teacher).resolve() != paths.teacher_targets_file().resolve())
+        teacher = load_teacher(config.teacher, train_items, "cpu" if use_cpu else "cuda", data_hash(examples), required=not is_saved_default(config.teacher))
+        if teacher is not None:
+            logger.info("distilling from %s (weight %.2f, temperature %.1f)", config.teacher, config.distill_weight, config.distill_temperature)
 
     if config.out is not None:
         out_dir, version = config.out, config.version or 1
@@ -305,7 +305,7 @@ def train(
             use_cpu=use_cpu,
             dataloader_num_workers=0,
             # The teacher's logits are not an argument of the model's forward: keep the column.
-            remove_unused_columns=config.teacher is None,
+            remove_unused_columns=teacher is None,
         )
         trainer = trainer_class(
             model=model,
@@ -350,7 +350,7 @@ def train(
         "data_file": str(config.data),
         "data_hash": data_hash(examples),
         "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
-        "hyperparameters": {**cfg.to_dict(config), "epochs_run": epochs_run},
+        "hyperparameters": {**cfg.to_dict(config), "teacher": str(config.teacher) if teacher is not None else None, "epochs_run": epochs_run},
         "temperature": temperature,
         "temperature_folded": True,
         "needs_review_threshold": threshold,

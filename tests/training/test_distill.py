@@ -83,6 +83,9 @@ def test_a_broken_targets_file_or_one_with_other_labels_is_refused_with_what_to_
         out.write_text(json.dumps({"labels": list(LABELS), "items": {"t0": {"text": text_key(TEXTS[0]), "logits": logits}}}))
         with pytest.raises(ModelError, match="item 't0' is not a text fingerprint with 8 finite logits"):
             load_teacher(out, _examples())
+    out.write_text(json.dumps({"labels": list(LABELS), "items": {"t0": {"text": text_key(TEXTS[0]), "label": "praise!", "logits": [0.0] * 8}}}))
+    with pytest.raises(ModelError, match="one of our labels"):
+        load_teacher(out, _examples())
     from training.distill import write_targets
 
     with pytest.raises(ModelError, match="not a trained model folder"):  # targets are written from a model, never from targets
@@ -203,21 +206,43 @@ def test_the_targets_command_covers_the_given_data_except_its_test_split(tiny_mo
     assert sorted(json.loads(out.read_text())["items"]) == ["t0", "t1", "t2"]  # never a test item
 
 
-def test_training_distils_from_the_saved_targets_by_default_and_retraining_never_does(tmp_path):
+def test_training_and_full_retrains_distil_from_the_saved_targets_by_default_and_fast_retrains_do_not(tmp_path, tiny_model):
     from training import paths
     from training.config import RetrainConfig, TrainConfig
     from training.retrain import new_version_config
 
     assert TrainConfig(out=tmp_path / "out").teacher == paths.teacher_targets_file()
     card = {"hyperparameters": {"clean_inbox": True, "head_share": 0.6}}
-    for fast in (False, True):
-        assert new_version_config(RetrainConfig(fast=fast), tmp_path / "v2", 2, card).teacher is None
+    assert new_version_config(RetrainConfig(), tmp_path / "v2", 2, card).teacher == paths.teacher_targets_file()
+    assert new_version_config(RetrainConfig(fast=True), tmp_path / "v2", 2, card).teacher is None
+    # The session's tiny model trains with the default settings on our items: it learned from the file.
+    assert tiny_model.card["teacher"]["items_with_target"] > 0
+    assert tiny_model.card["hyperparameters"]["teacher"] == str(paths.teacher_targets_file())
 
 
-def test_the_default_targets_teach_nothing_to_other_data_and_training_goes_on_from_labels(caplog):
+def test_a_target_is_used_only_for_the_text_and_label_it_was_made_for(tmp_path):
+    from client.core.labels import LABELS
+    from training.data import Example
+    from training.distill import load_teacher, text_key
+
+    out = tmp_path / "targets.json"
+    logits = [float(i) for i in range(len(LABELS))]
+    items = {"a": {"text": text_key("Please add a dark mode"), "label": "feature_request", "logits": logits},
+             "b": {"text": text_key("It crashes"), "label": "bug", "logits": logits},
+             "c": {"text": text_key("Old file"), "logits": logits}}  # written before labels were recorded
+    out.write_text(json.dumps({"labels": list(LABELS), "items": items}))
+    examples = [Example("a", "Please add a dark mode", "feature_request"), Example("b", "It crashes", "complaint"), Example("c", "Old file", "other")]
+    teacher = load_teacher(out, examples)
+    assert np.isfinite(teacher.logits[0]).all() and np.isnan(teacher.logits[1]).all()  # relabelled since: its label alone
+    assert np.isfinite(teacher.logits[2]).all() and teacher.card["items_with_target"] == 2
+
+
+def test_the_default_targets_teach_nothing_to_other_data_and_training_goes_on_from_labels(caplog, tmp_path):
     from client.core.errors import ModelError
     from training import paths
-    from training.distill import load_teacher
+    from training.distill import is_saved_default, load_teacher
+
+    assert is_saved_default(paths.teacher_targets_file()) and not is_saved_default(tmp_path / "teacher_logits.json")
 
     with caplog.at_level("WARNING", logger="training.distill"):
         assert load_teacher(paths.teacher_targets_file(), _examples(), required=False) is None

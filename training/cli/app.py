@@ -37,7 +37,7 @@ def run(_args: argparse.Namespace, _config: None) -> int:
         model_dir = latest_model_dir(paths.models_dir())
         print(f"[1/4] model: {model_dir} (already trained)", file=sys.stderr)
     except ModelError:
-        print("[1/4] no trained model yet: training the default model (about 10 minutes on 2 cores)", file=sys.stderr)
+        print("[1/4] no trained model yet: training the default model (about 15 minutes on 2 cores)", file=sys.stderr)
         model_dir = train(cfg.TrainConfig()).out_dir
     version = read_card(model_dir)["version"]
     store = paths.model_store_dir()

@@ -82,7 +82,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--data", help="labelled JSONL (default: training/data/feedback.jsonl)")
     s.add_argument("--splits", help="split file to update (default: training/data/splits.json)")
     t = add_command(inner, "teacher-targets", "Save a fine-tuned teacher's logits for our items outside the test split, for "
-                    "`feedback train --teacher FILE` (distillation without the teacher on the machine).",
+                    "`feedback train`, which distils from training/data/teacher_logits.json by default (no teacher needed on the machine).",
                     "feedback data teacher-targets --teacher models/v3", teacher_targets)
     t.add_argument("--teacher", required=True, help="a model folder written by `feedback train` (e.g. a larger base model's)")
     t.add_argument("--data", help="labelled JSONL whose items get targets (default: training/data/feedback.jsonl)")
