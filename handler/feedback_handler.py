@@ -563,9 +563,9 @@ def int8_layers(model: Any) -> set[str]:
 
     That projection (DistilBERT's ``ffn.lin2``) reads the feed-forward activations, whose few
     large outliers a per-batch int8 scale rounds the rest of away (Bondarenko et al. 2021);
-    left in fp32, the int8 model
-    stays within 0.5 macro-F1 points of fp32 on our test split and development set, where
-    quantising every layer lost 0.75 on the test split (docs/PERFORMANCE.md, "The int8 runtime").
+    left in fp32, the int8 model stays within 0.5 macro-F1 points of fp32 on our test split
+    and development set, where quantising every layer lost 0.75 on the test split
+    (docs/PERFORMANCE.md, "The int8 runtime").
     """
     import torch
 
@@ -584,8 +584,9 @@ def apply_runtime(model: Any, runtime: str, device: Any) -> tuple[Any, str]:
     ``int8``: dynamic quantisation of the ``nn.Linear`` layers that ``int8_layers`` names
     (weights stored as int8, activations quantised per batch): faster on a CPU, a little less
     accurate (both measured in docs/PERFORMANCE.md). Done here at load time, not in the
-    archive, so the archive keeps the fp32 weights and one file serves either way. PyTorch quantises dynamically on the CPU
-    only: a GPU worker serves an int8 archive in fp32 (and says so in its log).
+    archive, so the archive keeps the fp32 weights and one file serves either way. PyTorch
+    quantises dynamically on the CPU only: a GPU worker serves an int8 archive in fp32 (and
+    says so in its log).
     """
     import torch
 

@@ -130,7 +130,7 @@ def read_targets(path: Path) -> tuple[dict[str, Any], dict[str, tuple[str, str |
         raise ModelError(f"{path}: its labels {list(labels)} are not the 8 labels of LABELS.md in contract order", again)
     items = {}
     for item_id, target in raw.items():
-        ok = isinstance(target, dict) and isinstance(target.get("text"), str) and isinstance(target.get("logits"), list) and target.get("label", LABELS[0]) in LABELS
+        ok = isinstance(target, dict) and isinstance(target.get("text"), str) and isinstance(target.get("logits"), list) and target.get("label") in (None, *LABELS)
         values = target["logits"] if ok else []
         if not ok or len(values) != len(LABELS) or not all(isinstance(x, (int, float)) and np.isfinite(x) for x in values):
             raise ModelError(f"{path}: item {item_id!r} is not a text fingerprint with {len(LABELS)} finite logits (and one of our labels, if any)", again)
