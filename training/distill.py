@@ -113,6 +113,16 @@ def is_saved_default(teacher: Path) -> bool:
     return Path(teacher).resolve() == paths.teacher_targets_file().resolve()
 
 
+SAVED_DEFAULT_NAME = "training/data/teacher_logits.json"
+
+
+def teacher_name(teacher: Path) -> str:
+    """How a model card names its teacher: the saved targets by their place in our package, so
+    that a card (and the test suite's cached model) reads the same in every checkout and
+    install; any other teacher by the path it was given."""
+    return SAVED_DEFAULT_NAME if is_saved_default(teacher) else str(teacher)
+
+
 def read_targets(path: Path) -> tuple[dict[str, Any], dict[str, tuple[str, str | None, list[float]]]]:
     """A targets file and its items as {id: (text fingerprint, label when written, 8 finite
     logits)}; anything else is refused with the item that is wrong: one NaN in a target would

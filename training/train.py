@@ -239,7 +239,7 @@ def train(
     use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
     teacher = None
     if config.teacher is not None:  # before the output folder exists: a bad teacher leaves nothing behind
-        from training.distill import is_saved_default, load_teacher
+        from training.distill import is_saved_default, load_teacher, teacher_name
 
         teacher = load_teacher(config.teacher, train_items, "cpu" if use_cpu else "cuda", data_hash(examples), required=not is_saved_default(config.teacher))
         if teacher is not None:
@@ -350,7 +350,7 @@ def train(
         "data_file": str(config.data),
         "data_hash": data_hash(examples),
         "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
-        "hyperparameters": {**cfg.to_dict(config), "teacher": str(config.teacher) if teacher is not None else None, "epochs_run": epochs_run},
+        "hyperparameters": {**cfg.to_dict(config), "teacher": teacher_name(config.teacher) if teacher is not None else None, "epochs_run": epochs_run},
         "temperature": temperature,
         "temperature_folded": True,
         "needs_review_threshold": threshold,
