@@ -519,10 +519,13 @@ def choose_device(gpu_id: Any, cuda_available: bool) -> Any:
     return torch.device("cpu")
 
 
-RUNTIMES = ("fp32", "int8", "onnx")
+RUNTIMES = ("fp32", "int8", "onnx", "onnx-int8")
 # The ONNX graph `feedback archive --runtime onnx` exports beside the weights, its inputs
-# (batch and length dynamic) and its output.
+# (batch and length dynamic) and its output; `--runtime onnx-int8` packs the same graph with
+# its linear layers quantised (``ONNX_INT8_FILE``) instead.
 ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model-int8.onnx"
+ONNX_FILES = {"onnx": ONNX_FILE, "onnx-int8": ONNX_INT8_FILE}
 ONNX_INPUTS = ("input_ids", "attention_mask")
 ONNX_OUTPUT = "logits"
 
@@ -538,7 +541,8 @@ def onnx_logits(session: Any, batch: Any) -> Any:
 
 
 def onnx_session(path: Path, threads: int) -> Any:
-    """An ONNX Runtime session for the ``onnx`` runtime, on the CPU with ``threads`` threads.
+    """An ONNX Runtime session for the ``onnx`` and ``onnx-int8`` runtimes, on the CPU with
+    ``threads`` threads.
 
     ONNX Runtime's own graph optimisations (fused layer norms and GELU, constant folding)
     run when the session is built; the win is per call, so it shows at small batches, where
@@ -549,7 +553,8 @@ def onnx_session(path: Path, threads: int) -> Any:
         raise RuntimeError("the archive's runtime is onnx but onnxruntime is not installed in the serving environment; "
                            "install it (pip install '.[serve]', or onnxruntime==1.32.0) or rebuild the archive with `feedback archive --runtime fp32`") from None
     if not path.exists():
-        raise RuntimeError(f"the archive's runtime is onnx but {path.name} is missing; rebuild it with `feedback archive --runtime onnx`")
+        runtime = next((name for name, file in ONNX_FILES.items() if file == path.name), "onnx")
+        raise RuntimeError(f"the archive's runtime is {runtime} but {path.name} is missing; rebuild it with `feedback archive --runtime {runtime}`")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -592,7 +597,7 @@ def apply_runtime(model: Any, runtime: str, device: Any) -> tuple[Any, str]:
 
     if runtime not in RUNTIMES:
         raise RuntimeError(f"the archive's handler setting runtime is {runtime!r}, expected one of {', '.join(RUNTIMES)}; rebuild it with `feedback archive --runtime fp32`")
-    if runtime in ("fp32", "onnx") or device.type != "cpu":  # onnx runs through onnx_session, not a torch model
+    if runtime == "fp32" or runtime in ONNX_FILES or device.type != "cpu":  # onnx runtimes run through onnx_session, not a torch model
         return model, "fp32"
     import warnings
 
@@ -624,10 +629,10 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         self.device = choose_device(context.system_properties.get("gpu_id"), torch.cuda.is_available())
         runtime = str(self.setup.get("runtime", "fp32"))
         self.session = None
-        if runtime == "onnx" and self.device.type == "cpu":
-            self.model, self.runtime = None, "onnx"
-            self.session = onnx_session(model_dir / ONNX_FILE, int(self.setup["threads"]))
-        else:  # a GPU worker serves an onnx archive with PyTorch (the archive keeps the weights)
+        if runtime in ONNX_FILES and self.device.type == "cpu":
+            self.model, self.runtime = None, runtime
+            self.session = onnx_session(model_dir / ONNX_FILES[runtime], int(self.setup["threads"]))
+        else:  # a GPU worker serves an onnx archive with PyTorch in fp32 (the archive keeps the weights)
             model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
             self.model, self.runtime = apply_runtime(model, runtime, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)

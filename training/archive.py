@@ -104,12 +104,18 @@ def build_archive(config: ArchiveConfig) -> Path:
         yaml_file = tmp_path / "model-config.yaml"
         yaml_file.write_text(yaml.safe_dump(model_config(card, config), sort_keys=False), encoding="utf-8")
         extra = [str(model_dir / name) for name in MODEL_FILES if (model_dir / name).exists()]
-        if config.runtime == "onnx":
-            from handler.feedback_handler import ONNX_FILE
-            from training.onnx_export import export_onnx
+        if config.runtime in ("onnx", "onnx-int8"):
+            from handler.feedback_handler import ONNX_FILE, ONNX_FILES
+            from training.onnx_export import export_onnx, quantize_onnx
 
-            export_onnx(model_dir, tmp_path / ONNX_FILE, int(card["hyperparameters"]["max_length"]))
-            extra.append(str(tmp_path / ONNX_FILE))
+            max_length = int(card["hyperparameters"]["max_length"])
+            graph = tmp_path / "fp32" / ONNX_FILE
+            graph.parent.mkdir()
+            export_onnx(model_dir, graph, max_length)
+            if config.runtime == "onnx-int8":  # only the quantised graph is packed
+                quantize_onnx(model_dir, graph, tmp_path / ONNX_FILES["onnx-int8"], max_length)
+                graph = tmp_path / ONNX_FILES["onnx-int8"]
+            extra.append(str(graph))
         export = tmp_path / "export"
         export.mkdir()
         command = [

@@ -5,7 +5,8 @@ the model in-process at batch 1/8/32/64 (items/s and the share of the peak its e
 FLOPs reach), a TorchServe instance of its own built from the model (single texts and
 32-item lists at concurrency 1/4/16), the client core's file path on a large file against
 the naive one (32-item lists in file order, one request in flight), the worker's memory,
-training speed as the model recorded it, and the int8 runtime's speed and quality.
+training speed as the model recorded it, and the speed and quality of the int8 and onnx-int8
+runtimes.
 
 The top half is pure (FLOP counts, percentiles, ratios, the table); the bottom half
 measures (clocks, torch, subprocesses, HTTP to 127.0.0.1 only). Speed goals are read off
@@ -191,6 +192,8 @@ def format_table(result: dict[str, Any]) -> str:
         ("int8 vs fp32 in-process (b32)", f"{result['quantized_speedup']:.2f}x"),
         ("int8 - fp32 macro-F1 (points)", ", ".join(f"{k} {v:+.2f}" for k, v in result["quantized_macro_f1_delta"].items())),
         ("onnx vs fp32 in-process", ", ".join(f"{b} {x:.2f}x" for b, x in result["onnx_speedup"].items())),
+        ("onnx-int8 vs fp32 in-process", ", ".join(f"{b} {x:.2f}x" for b, x in result["onnx_int8_speedup"].items())),
+        ("onnx-int8 - fp32 macro-F1 (points)", ", ".join(f"{k} {v:+.2f}" for k, v in result["onnx_int8_macro_f1_delta"].items())),
     ]
     return "\n".join(["| stage | figure |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)])
 
@@ -264,21 +267,46 @@ def onnx_forward(session: Any) -> Callable[..., Any]:
     return forward
 
 
-def onnx_figures(model_dir: Path, loaded: Any, texts: Sequence[str], fp32_rates: dict[str, float], threads: int) -> dict[str, Any]:
-    """The ``onnx`` runtime in-process against fp32 at batch 1 and 32 (texts in their order):
-    the model exported as ``feedback archive --runtime onnx`` exports it, run by the handler's
-    ``onnx_session``."""
-    from handler.feedback_handler import ONNX_FILE, onnx_session
+def onnx_logits_for(session: Any, loaded: Any, texts: Sequence[str], batch: int = 64) -> Any:
+    """Logits of an ONNX graph for ``texts``, prepared and batched as ``predict_logits``
+    prepares and batches them for the PyTorch model (sorted by length, padded per batch)."""
+    import numpy as np
+
+    from handler.feedback_handler import onnx_logits
     from training.inference import model_inputs
-    from training.onnx_export import export_onnx
 
     ids = model_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = np.zeros((len(ids), loaded.model.config.num_labels), dtype=np.float32)
+    for begin in range(0, len(order), batch):
+        idx = order[begin : begin + batch]
+        out[idx] = onnx_logits(session, loaded.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="np"))
+    return out
+
+
+def onnx_figures(model_dir: Path, loaded: Any, texts: Sequence[str], fp32_rates: dict[str, float], fp32_scores: dict[str, float], threads: int,
+                 eval_items: int | None) -> dict[str, Any]:
+    """The ``onnx`` and ``onnx-int8`` runtimes in-process against fp32 at batch 1 and 32 (texts
+    in their order), the graphs exported and quantised as ``feedback archive`` does and run by
+    the handler's ``onnx_session``; and onnx-int8's macro-F1 against fp32's on our sets."""
+    from handler.feedback_handler import ONNX_FILE, ONNX_INT8_FILE, onnx_session
+    from training.inference import model_inputs
+    from training.onnx_export import export_onnx, quantize_onnx
+
+    ids = model_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
+    result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="feedback-bench-onnx-") as tmp:
-        path = Path(tmp) / ONNX_FILE
-        export_onnx(model_dir, path, loaded.max_length)
-        forward = onnx_forward(onnx_session(path, threads))
-        rates = {f"b{b}": round(inprocess_rate(forward, loaded.tokenizer, ids, b), 2) for b in (1, 32)}
-    return {"onnx_items_per_s": rates, "onnx_speedup": {b: ratio(rate, fp32_rates[b]) for b, rate in rates.items()}}
+        graph, int8_graph = Path(tmp) / ONNX_FILE, Path(tmp) / ONNX_INT8_FILE
+        export_onnx(model_dir, graph, loaded.max_length)
+        quantize_onnx(model_dir, graph, int8_graph, loaded.max_length)
+        for key, path in (("onnx", graph), ("onnx_int8", int8_graph)):
+            session = onnx_session(path, threads)
+            logger.info("in-process %s", key)
+            rates = {f"b{b}": round(inprocess_rate(onnx_forward(session), loaded.tokenizer, ids, b), 2) for b in (1, 32)}
+            result.update({f"{key}_items_per_s": rates, f"{key}_speedup": {b: ratio(rate, fp32_rates[b]) for b, rate in rates.items()}})
+        scores = macro_f1_on_our_sets(loaded, lambda texts: onnx_logits_for(session, loaded, texts), eval_items)
+    deltas = quality_deltas(fp32_scores, scores)
+    return {**result, "onnx_int8_macro_f1": scores, "onnx_int8_macro_f1_delta": deltas, "onnx_int8_within_tolerance": int8_acceptable(deltas)}
 
 
 def served_rate(make_client: Callable[[], Any], payloads: Sequence[str | list[str]], concurrency: int) -> dict[str, float]:
@@ -440,23 +468,33 @@ def load_texts(path: Path, n: int) -> list[str]:
     return texts
 
 
-def quantized_figures(loaded: Any, quantized: Any, eval_items: int | None) -> dict[str, Any]:
-    """Macro-F1 of fp32 and int8 on our test split and our development set, in-process,
-    scored as ``feedback compare`` scores them."""
+def macro_f1_on_our_sets(loaded: Any, logits_of: Callable[[Sequence[str]], Any] | None, eval_items: int | None) -> dict[str, float]:
+    """Macro-F1 on our test split and our development set (the first ``eval_items`` of each),
+    scored as ``feedback compare`` scores them, from ``logits_of(texts)`` (default: the
+    loaded PyTorch model)."""
     from training.calibration import probabilities
     from training.data import load_examples, load_splits, split_examples
     from training.evaluate import evaluate_predictions
     from training.inference import predict_logits
 
+    if logits_of is None:
+        logits_of = lambda texts: predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)  # noqa: E731
     sets = {"test": split_examples(load_examples(paths.data_file()), load_splits(paths.splits_file()))["test"], "dev": load_examples(paths.dev_file())}
-    scores: dict[str, dict[str, float]] = {"fp32": {}, "int8": {}}
+    scores = {}
     for name, items in sets.items():
         items = items[:eval_items] if eval_items else items
         texts = [e.text for e in items]
-        for runtime, model in (("fp32", loaded.model), ("int8", quantized)):
-            logits = predict_logits(model, loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
-            report = evaluate_predictions([e.label for e in items], probabilities(logits, loaded.temperature), texts)
-            scores[runtime][name] = round(report.macro_f1, 4)
+        report = evaluate_predictions([e.label for e in items], probabilities(logits_of(texts), loaded.temperature), texts)
+        scores[name] = round(report.macro_f1, 4)
+    return scores
+
+
+def quantized_figures(loaded: Any, quantized: Any, eval_items: int | None) -> dict[str, Any]:
+    """Macro-F1 of fp32 and (PyTorch) int8 on our test split and our development set."""
+    from training.inference import predict_logits
+
+    scores = {"fp32": macro_f1_on_our_sets(loaded, None, eval_items),
+              "int8": macro_f1_on_our_sets(loaded, lambda texts: predict_logits(quantized, loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings), eval_items)}
     deltas = quality_deltas(scores["fp32"], scores["int8"])
     return {"quantized_macro_f1": scores, "quantized_macro_f1_delta": deltas, "int8_within_tolerance": int8_acceptable(deltas)}
 
@@ -530,7 +568,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         result.update(peak_matmul_gflops=max(peak.values()), peak_matmul_gflops_by_shape=peak)
         result.update(inprocess_figures(loaded, quantized, texts, result["peak_matmul_gflops"]))
         result.update(quantized_figures(loaded, quantized, sizes.eval_items))
-        result.update(onnx_figures(model_dir, loaded, texts, result["inprocess_items_per_s"], config.threads))
+        result.update(onnx_figures(model_dir, loaded, texts, result["inprocess_items_per_s"], result["quantized_macro_f1"]["fp32"], config.threads, sizes.eval_items))
     logs = [p.read_text(errors="replace") for p in (model_dir / "train.log", model_dir.with_name(model_dir.name + ".log")) if p.is_file()]
     result.update(training_figures(card, logs))
     now = read_cpu_ticks()

@@ -26,7 +26,7 @@ from training.gate import GateThresholds
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"
 # The handler's RUNTIMES, repeated because importing the handler here would import TorchServe
 # and torch into every command; tests/handler/test_runtime.py checks that the two agree.
-RUNTIMES = ("fp32", "int8", "onnx")
+RUNTIMES = ("fp32", "int8", "onnx", "onnx-int8")
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -143,9 +143,10 @@ class ArchiveConfig:
     # answered faster (PyTorch's per-operator overhead dominates a single short text), lists and
     # files as fast; it costs an export at archive time and a larger archive (figures:
     # docs/PERFORMANCE.md, "The ONNX runtime").
-    runtime: str = _help("How the workers run the model: fp32 (PyTorch), int8 (dynamic quantisation of the linear layers at load time) "
-                         "or onnx (an ONNX graph exported into the archive, run by ONNX Runtime). int8 and onnx are CPU paths: a GPU "
-                         "worker serves them in fp32. Measured in docs/PERFORMANCE.md.", default="onnx")
+    runtime: str = _help("How the workers run the model: fp32 (PyTorch), int8 (dynamic quantisation of the linear layers at load time), "
+                         "onnx (an ONNX graph exported into the archive, run by ONNX Runtime) or onnx-int8 (that graph with its linear "
+                         "layers quantised at archive time). All but fp32 are CPU paths: a GPU worker serves them in fp32. "
+                         "Measured in docs/PERFORMANCE.md.", default="onnx")
     force: bool = _help("Overwrite an existing archive of the same version.", default=False)
 
     def __post_init__(self) -> None:
@@ -207,7 +208,7 @@ class BenchConfig:
     naive_items: int | None = _help("Items sent the naive way (32-item lists in file order, one in flight) (default 2048; --quick 512).", default=None)
     eval_items: int | None = _help("Score int8 against fp32 on only the first N items of our test split and development set (default: all).", default=None)
     threads: int = _help("Torch threads in-process (the serving thread count: workers x threads of the archive).", default_factory=lambda: os.cpu_count() or 1)
-    runtime: str = _help("Runtime of the archive the bench's own TorchServe serves: fp32, int8 or onnx.", default_factory=lambda: ArchiveConfig.runtime)
+    runtime: str = _help("Runtime of the archive the bench's own TorchServe serves: " + ", ".join(RUNTIMES) + ".", default_factory=lambda: ArchiveConfig.runtime)
     timeout: float = _help("Seconds to wait for the bench's TorchServe to get a READY worker.", default=300.0)
 
     PRESETS = {"full": (512, 512, 16, 10_000, 2048), "quick": (128, 128, 4, 1_000, 512)}

@@ -1,9 +1,10 @@
-"""The runtime chosen at archive time (``feedback archive --runtime fp32|int8|onnx``): recorded
+"""The runtime chosen at archive time (``feedback archive --runtime fp32|int8|onnx|onnx-int8``): recorded
 in the archive's model-config YAML, applied by the handler when the worker loads the model,
 with the same contract (per-item errors, calibrated scores, metrics)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from handler import feedback_handler as fh
 from training import config as cfg
 
 MODEL = "feedback-classifier"
+QUANTISED = {"int8", "onnx-int8"}
 
 
 def test_the_config_and_the_handler_know_the_same_runtimes():
@@ -82,6 +84,25 @@ def test_the_archive_yaml_carries_the_runtime(tiny_model):
     assert model_config(tiny_model.card, cfg.ArchiveConfig())["handler"]["runtime"] == cfg.ArchiveConfig.runtime
 
 
+def test_an_onnx_int8_archive_packs_only_the_quantised_graph_with_every_linear_layer_in_int8_per_channel(tiny_model, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+    from training.archive import build_archive
+
+    build_archive(cfg.ArchiveConfig(model=tiny_model.out_dir, model_store=tmp_path, archive_format="no-archive", runtime="onnx-int8"))
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert (folder / fh.ONNX_INT8_FILE).is_file() and not (folder / fh.ONNX_FILE).exists()
+    graph = onnx.load(str(folder / fh.ONNX_INT8_FILE)).graph
+    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    assert not [node.name for node in graph.node if node.op_type == "MatMul" and any(i in weights and weights[i].ndim == 2 for i in node.input)]
+    quantised = [node for node in graph.node if node.op_type == "MatMulInteger"]
+    layers = json.loads((tiny_model.out_dir / "config.json").read_text())["num_hidden_layers"]
+    assert len(quantised) >= 6 * layers  # query, key, value, attention output, intermediate, output
+    # One scale per output channel: each quantised weight's scale is a vector, not one number.
+    scales = [weights[name] for node in graph.node if node.op_type == "DequantizeLinear" or node.op_type == "Mul" for name in node.input if name.endswith("_scale") and name in weights]
+    assert scales and all(scale.ndim == 1 and scale.size > 1 for scale in scales)
+
+
 @pytest.fixture(scope="module", params=cfg.RUNTIMES)
 def runtime_server(request, tiny_model, tmp_path_factory, start_server):
     """A TorchServe of its own serving the tiny model archived with each ``--runtime``: fp32
@@ -120,8 +141,8 @@ def _served_predictions(total: float, metrics_url: str, seconds: float = 30) -> 
 
 
 def test_each_runtime_serves_the_same_contract_and_the_same_labels(runtime_server, tiny_model):
-    """int8 may move a few labels (quantised weights); onnx is the same fp32 model in another
-    runtime, so its calibrated scores match PyTorch's to the third decimal, as fp32's do."""
+    """int8 and onnx-int8 may move a few labels (quantised weights); onnx is the same fp32 model
+    in another runtime, so its calibrated scores match PyTorch's to the third decimal, as fp32's do."""
     from training.inference import load_model, predict_proba
 
     runtime = runtime_server["runtime"]
@@ -141,8 +162,8 @@ def test_each_runtime_serves_the_same_contract_and_the_same_labels(runtime_serve
         assert answer["confidence"] == max(answer["scores"].values())
     proba = predict_proba(load_model(tiny_model.out_dir), texts)
     agree = sum(answer["label"] == LABELS[i] for answer, i in zip(served, proba.argmax(axis=1))) / len(texts)
-    assert agree >= (0.8 if runtime == "int8" else 1.0), f"{runtime} and fp32 agree on only {agree:.0%} of {len(texts)} dev texts"
-    if runtime != "int8":
+    assert agree >= (0.8 if runtime in QUANTISED else 1.0), f"{runtime} and fp32 agree on only {agree:.0%} of {len(texts)} dev texts"
+    if runtime not in QUANTISED:
         worst = max(abs(answer["scores"][label] - row[LABELS.index(label)]) for answer, row in zip(served, proba) for label in LABELS)
         assert worst < 1e-3, f"{runtime} scores differ from PyTorch's by up to {worst:.2g}"
     runtime_server["predicted"] += len(texts)
@@ -161,17 +182,19 @@ def test_each_runtime_explains_with_the_label_it_predicts(runtime_server):
     runtime_server["predicted"] += 1  # the prediction above (an explanation is not counted)
     assert all(r.status_code == 200 for r in answers.values()), {k: r.text for k, r in answers.items()}
     explained, predicted = answers["explanations"].json(), answers["predictions"].json()
-    # int8 quantises activations per forward pass, so a text batched with its occluded copies
-    # scores a little differently from the same text alone; onnx is exact.
-    tolerance = 0.02 if runtime_server["runtime"] == "int8" else 1e-4
+    # The int8 runtimes quantise activations per forward pass, so a text batched with its
+    # occluded copies scores a little differently from the same text alone; onnx is exact.
+    tolerance = 0.02 if runtime_server["runtime"] in QUANTISED else 1e-4
     assert explained["label"] == predicted["label"] and explained["confidence"] == pytest.approx(predicted["confidence"], abs=tolerance)
     assert sorted(w["word"] for w in explained["words"]) == sorted(text.split())
 
 
 def test_an_onnx_archive_without_its_graph_is_a_load_error_that_says_how_to_fix_it(tmp_path):
     pytest.importorskip("onnxruntime")
-    with pytest.raises(RuntimeError, match=r"model\.onnx is missing.*feedback archive --runtime onnx"):
+    with pytest.raises(RuntimeError, match=r"runtime is onnx but model\.onnx is missing.*feedback archive --runtime onnx`"):
         fh.onnx_session(tmp_path / fh.ONNX_FILE, threads=1)
+    with pytest.raises(RuntimeError, match=r"runtime is onnx-int8 but model-int8\.onnx is missing.*feedback archive --runtime onnx-int8`"):
+        fh.onnx_session(tmp_path / fh.ONNX_INT8_FILE, threads=1)
 
 
 def test_the_graph_is_fed_int64_ids_and_mask_whatever_the_tokenizer_returned():

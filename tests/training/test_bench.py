@@ -120,6 +120,8 @@ SHAPE = {
     "quantized_speedup": None,
     "onnx_items_per_s": {"b1", "b32"},
     "onnx_speedup": {"b1", "b32"},
+    "onnx_int8_items_per_s": {"b1", "b32"},
+    "onnx_int8_speedup": {"b1", "b32"},
 }
 
 
@@ -163,9 +165,15 @@ def test_a_small_bench_run_reports_every_figure(tiny_model, tmp_path, capsys):
     assert set(result["quantized_macro_f1_delta"]) == {"test", "dev"}
     assert all(math.isfinite(v) and abs(v) <= 100 for v in result["quantized_macro_f1_delta"].values())
     assert result["int8_within_tolerance"] == bench.int8_acceptable(result["quantized_macro_f1_delta"])
+    for runtime in ("int8", "onnx_int8"):  # each quantised runtime scored against the same fp32 figures
+        scores = result["quantized_macro_f1"]["int8"] if runtime == "int8" else result["onnx_int8_macro_f1"]
+        fp32 = result["quantized_macro_f1"]["fp32"]
+        assert result[f"{'quantized' if runtime == 'int8' else runtime}_macro_f1_delta"] == {k: round((scores[k] - fp32[k]) * 100, 2) for k in ("test", "dev")}
+    assert result["onnx_int8_within_tolerance"] == bench.int8_acceptable(result["onnx_int8_macro_f1_delta"])
     assert result["peak_matmul_gflops_end"] > 0  # the anchor measured again after the server phase
     assert set(result["machine"]["steal_share"]) == {"inprocess", "serving"}
     assert all(share is None or 0 <= share <= 1 for share in result["machine"]["steal_share"].values())
     table = capsys.readouterr().out
     assert "| CPU time taken by the host |" in table
     assert "| TorchServe list32 c16 |" in table and "| client file path |" in table and "| onnx vs fp32 in-process |" in table
+    assert "| onnx-int8 - fp32 macro-F1 (points) |" in table
