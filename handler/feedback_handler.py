@@ -547,13 +547,13 @@ def onnx_session(path: Path, threads: int) -> Any:
     ONNX Runtime's own graph optimisations (fused layer norms and GELU, constant folding)
     run when the session is built; the win is per call, so it shows at small batches, where
     PyTorch's eager overhead weighs most (docs/PERFORMANCE.md)."""
+    runtime = next((name for name, file in ONNX_FILES.items() if file == path.name), "onnx")  # for the messages
     try:
         import onnxruntime
     except ImportError:
-        raise RuntimeError("the archive's runtime is onnx but onnxruntime is not installed in the serving environment; "
+        raise RuntimeError(f"the archive's runtime is {runtime} but onnxruntime is not installed in the serving environment; "
                            "install it (pip install '.[serve]', or onnxruntime==1.32.0) or rebuild the archive with `feedback archive --runtime fp32`") from None
     if not path.exists():
-        runtime = next((name for name, file in ONNX_FILES.items() if file == path.name), "onnx")
         raise RuntimeError(f"the archive's runtime is {runtime} but {path.name} is missing; rebuild it with `feedback archive --runtime {runtime}`")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads

@@ -104,8 +104,9 @@ def build_archive(config: ArchiveConfig) -> Path:
         yaml_file = tmp_path / "model-config.yaml"
         yaml_file.write_text(yaml.safe_dump(model_config(card, config), sort_keys=False), encoding="utf-8")
         extra = [str(model_dir / name) for name in MODEL_FILES if (model_dir / name).exists()]
-        if config.runtime in ("onnx", "onnx-int8"):
-            from handler.feedback_handler import ONNX_FILE, ONNX_FILES
+        from handler.feedback_handler import ONNX_FILE, ONNX_FILES
+
+        if config.runtime in ONNX_FILES:  # the graph the handler will look for is packed
             from training.onnx_export import export_onnx, quantize_onnx
 
             max_length = int(card["hyperparameters"]["max_length"])

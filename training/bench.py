@@ -267,44 +267,29 @@ def onnx_forward(session: Any) -> Callable[..., Any]:
     return forward
 
 
-def onnx_logits_for(session: Any, loaded: Any, texts: Sequence[str], batch: int = 64) -> Any:
-    """Logits of an ONNX graph for ``texts``, prepared and batched as ``predict_logits``
-    prepares and batches them for the PyTorch model (sorted by length, padded per batch)."""
-    import numpy as np
-
-    from handler.feedback_handler import onnx_logits
-    from training.inference import model_inputs
-
-    ids = model_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(ids), loaded.model.config.num_labels), dtype=np.float32)
-    for begin in range(0, len(order), batch):
-        idx = order[begin : begin + batch]
-        out[idx] = onnx_logits(session, loaded.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="np"))
-    return out
-
-
 def onnx_figures(model_dir: Path, loaded: Any, texts: Sequence[str], fp32_rates: dict[str, float], fp32_scores: dict[str, float], threads: int,
                  eval_items: int | None) -> dict[str, Any]:
     """The ``onnx`` and ``onnx-int8`` runtimes in-process against fp32 at batch 1 and 32 (texts
     in their order), the graphs exported and quantised as ``feedback archive`` does and run by
-    the handler's ``onnx_session``; and onnx-int8's macro-F1 against fp32's on our sets."""
+    the handler's ``onnx_session``; and onnx-int8's macro-F1 on our sets (against
+    ``fp32_scores``)."""
     from handler.feedback_handler import ONNX_FILE, ONNX_INT8_FILE, onnx_session
-    from training.inference import model_inputs
+    from training.inference import model_inputs, predict_logits
     from training.onnx_export import export_onnx, quantize_onnx
 
     ids = model_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="feedback-bench-onnx-") as tmp:
-        graph, int8_graph = Path(tmp) / ONNX_FILE, Path(tmp) / ONNX_INT8_FILE
-        export_onnx(model_dir, graph, loaded.max_length)
-        quantize_onnx(model_dir, graph, int8_graph, loaded.max_length)
-        for key, path in (("onnx", graph), ("onnx_int8", int8_graph)):
-            session = onnx_session(path, threads)
-            logger.info("in-process %s", key)
-            rates = {f"b{b}": round(inprocess_rate(onnx_forward(session), loaded.tokenizer, ids, b), 2) for b in (1, 32)}
-            result.update({f"{key}_items_per_s": rates, f"{key}_speedup": {b: ratio(rate, fp32_rates[b]) for b, rate in rates.items()}})
-        scores = macro_f1_on_our_sets(loaded, lambda texts: onnx_logits_for(session, loaded, texts), eval_items)
+        graphs = {"onnx": Path(tmp) / ONNX_FILE, "onnx_int8": Path(tmp) / ONNX_INT8_FILE}
+        export_onnx(model_dir, graphs["onnx"], loaded.max_length)
+        quantize_onnx(model_dir, graphs["onnx"], graphs["onnx_int8"], loaded.max_length)
+        sessions = {key: onnx_session(path, threads) for key, path in graphs.items()}  # loaded into memory: the files may go
+    for key, session in sessions.items():
+        logger.info("in-process %s", key)
+        rates = {f"b{b}": round(inprocess_rate(onnx_forward(session), loaded.tokenizer, ids, b), 2) for b in (1, 32)}
+        result.update({f"{key}_items_per_s": rates, f"{key}_speedup": {b: ratio(rate, fp32_rates[b]) for b, rate in rates.items()}})
+    int8 = sessions["onnx_int8"]
+    scores = macro_f1_on_our_sets(loaded, lambda texts: predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, session=int8, **loaded.text_settings), eval_items)
     deltas = quality_deltas(fp32_scores, scores)
     return {**result, "onnx_int8_macro_f1": scores, "onnx_int8_macro_f1_delta": deltas, "onnx_int8_within_tolerance": int8_acceptable(deltas)}
 

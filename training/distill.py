@@ -88,7 +88,7 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
                              "write the file again from this data with `feedback data teacher-targets --teacher DIR`, or train with --teacher none")
         if matched < len(examples):
             logger.warning("teacher targets for %d of %d training items; the rest learn from their labels alone", matched, len(examples))
-        card = dict(saved.get("teacher") if isinstance(saved.get("teacher"), dict) else {}, path=str(teacher.resolve()), items_with_target=matched)
+        card = dict(saved.get("teacher") if isinstance(saved.get("teacher"), dict) else {}, path=teacher_name(teacher), items_with_target=matched)
     else:
         from training.inference import load_model, predict_logits
 
@@ -96,7 +96,7 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
         loaded.model.to(device)
         logits = predict_logits(loaded.model, loaded.tokenizer, [e.text for e in examples], loaded.max_length, **loaded.text_settings) / loaded.temperature
         card = {
-            "path": str(teacher.resolve()),
+            "path": teacher_name(teacher),
             "version": loaded.card.get("version"),
             "base_model": loaded.card.get("base_model"),
             "data_hash": loaded.card.get("data_hash"),
@@ -113,14 +113,14 @@ def is_saved_default(teacher: Path) -> bool:
     return Path(teacher).resolve() == paths.teacher_targets_file().resolve()
 
 
-SAVED_DEFAULT_NAME = "training/data/teacher_logits.json"
-
-
 def teacher_name(teacher: Path) -> str:
-    """How a model card names its teacher: the saved targets by their place in our package, so
-    that a card (and the test suite's cached model) reads the same in every checkout and
-    install; any other teacher by the path it was given."""
-    return SAVED_DEFAULT_NAME if is_saved_default(teacher) else str(teacher)
+    """How a model card names its teacher: the saved targets by their place among our packages
+    (``training/data/teacher_logits.json``), so that the card's teacher (and the test suite's
+    cached model) reads the same in every checkout and install; any other teacher by its
+    absolute path."""
+    if is_saved_default(teacher):
+        return paths.teacher_targets_file().relative_to(paths.package_file("training").parent).as_posix()
+    return str(Path(teacher).resolve())
 
 
 def read_targets(path: Path) -> tuple[dict[str, Any], dict[str, tuple[str, str | None, list[float]]]]:

@@ -74,8 +74,12 @@ def model_inputs(tokenizer: Any, texts: Sequence[str], max_length: int, clean: b
 
 
 def predict_logits(
-    model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64, clean: bool = False, head_share: float = 1.0
+    model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64, clean: bool = False, head_share: float = 1.0,
+    session: Any = None,
 ) -> np.ndarray:
+    """Logits for ``texts``, shortest first in padded batches; from ``session`` (an exported
+    ONNX graph, ``onnx_session``) instead of the PyTorch model when one is given, prepared
+    the same way, so both are scored alike (``feedback bench``)."""
     import torch
 
     ids = model_inputs(tokenizer, texts, max_length, clean, head_share)
@@ -85,6 +89,11 @@ def predict_logits(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
+            if session is not None:
+                from handler.feedback_handler import onnx_logits
+
+                out[idx] = onnx_logits(session, tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="np"))
+                continue
             enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(device)
             out[idx] = model(**enc).logits.float().cpu().numpy()
     return out

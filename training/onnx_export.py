@@ -97,16 +97,19 @@ def quantize_onnx(model_dir: Path, source: Path, target: Path, max_length: int =
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from handler.feedback_handler import onnx_logits, onnx_session
+    from handler.feedback_handler import ONNX_INPUTS, onnx_logits, onnx_session
 
     quantize_dynamic(str(source), str(target), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8, per_channel=True)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    check = tokenizer(list(PARITY_TEXTS), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    with torch.inference_mode():
-        expected = model(**{name: check[name] for name in ("input_ids", "attention_mask")}).logits.numpy()
-    got = onnx_logits(onnx_session(target, threads=1), check)
-    difference = float(np.abs(expected - got).max()) if np.isfinite(got).all() else float("inf")
+    session = onnx_session(target, threads=1)
+    difference = 0.0
+    for texts in (list(PARITY_TEXTS), [PARITY_TEXTS[1]]):  # one padded batch, and one text alone
+        check = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        with torch.inference_mode():
+            expected = model(**{name: check[name] for name in ONNX_INPUTS}).logits.numpy()
+        got = onnx_logits(session, check)
+        difference = max(difference, float(np.abs(expected - got).max()) if np.isfinite(got).all() else float("inf"))
     if difference > INT8_TOLERANCE:
         raise ModelError(f"the int8 ONNX graph of {model_dir} answers far from PyTorch (largest logit difference {difference:.2g})",
                          "archive it with `--runtime onnx`, and report the model and versions")

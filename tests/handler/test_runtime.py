@@ -98,9 +98,20 @@ def test_an_onnx_int8_archive_packs_only_the_quantised_graph_with_every_linear_l
     quantised = [node for node in graph.node if node.op_type == "MatMulInteger"]
     layers = json.loads((tiny_model.out_dir / "config.json").read_text())["num_hidden_layers"]
     assert len(quantised) >= 6 * layers  # query, key, value, attention output, intermediate, output
+    assert not [node.name for node in graph.node if node.op_type == "Gemm"]  # the pooler and the classifier too
     # One scale per output channel: each quantised weight's scale is a vector, not one number.
-    scales = [weights[name] for node in graph.node if node.op_type == "DequantizeLinear" or node.op_type == "Mul" for name in node.input if name.endswith("_scale") and name in weights]
+    scales = [weights[name] for node in graph.node if node.op_type == "Mul" for name in node.input if name.endswith("_scale") and name in weights]
     assert scales and all(scale.ndim == 1 and scale.size > 1 for scale in scales)
+
+    # Scored as `feedback bench` scores it: close to PyTorch's answers, not the same numbers.
+    from training.inference import load_model, predict_logits
+
+    loaded = load_model(tiny_model.out_dir)
+    texts = _dev_texts(64)
+    fp32 = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
+    int8 = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, session=fh.onnx_session(folder / fh.ONNX_INT8_FILE, threads=1), **loaded.text_settings)
+    assert int8.shape == fp32.shape and (int8 != fp32).any() and bool(abs(int8 - fp32).max() < 1.0)
+    assert (int8.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.8
 
 
 @pytest.fixture(scope="module", params=cfg.RUNTIMES)
@@ -187,6 +198,11 @@ def test_each_runtime_explains_with_the_label_it_predicts(runtime_server):
     tolerance = 0.02 if runtime_server["runtime"] in QUANTISED else 1e-4
     assert explained["label"] == predicted["label"] and explained["confidence"] == pytest.approx(predicted["confidence"], abs=tolerance)
     assert sorted(w["word"] for w in explained["words"]) == sorted(text.split())
+
+
+def test_every_onnx_runtime_has_its_graph_file():
+    assert set(fh.ONNX_FILES) == {runtime for runtime in cfg.RUNTIMES if runtime.startswith("onnx")}
+    assert len(set(fh.ONNX_FILES.values())) == len(fh.ONNX_FILES)
 
 
 def test_an_onnx_archive_without_its_graph_is_a_load_error_that_says_how_to_fix_it(tmp_path):

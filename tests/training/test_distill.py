@@ -219,7 +219,7 @@ def test_training_and_full_retrains_distil_from_the_saved_targets_by_default_and
     assert tiny_model.card["teacher"]["items_with_target"] > 0
     # Named by its place in the package, not this checkout's path: cards (and the cached tiny
     # model) read the same wherever the code lives.
-    assert tiny_model.card["hyperparameters"]["teacher"] == "training/data/teacher_logits.json"
+    assert tiny_model.card["hyperparameters"]["teacher"] == tiny_model.card["teacher"]["path"] == "training/data/teacher_logits.json"
     assert paths.teacher_targets_file().as_posix().endswith(tiny_model.card["hyperparameters"]["teacher"])
 
 
