@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 from client.core.errors import ModelError
 
@@ -39,7 +40,6 @@ def export_onnx(model_dir: Path, target: Path, max_length: int = 128) -> float:
     without the extra packages the dynamo exporter needs."""
     import importlib.util
 
-    import numpy as np
     import torch
 
     missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
@@ -47,7 +47,7 @@ def export_onnx(model_dir: Path, target: Path, max_length: int = 128) -> float:
         raise ModelError(f"--runtime onnx needs {' and '.join(missing)}, which is not installed", "install the train extra (pip install '.[train]') or archive with --runtime fp32")
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from handler.feedback_handler import ONNX_INPUTS, ONNX_OUTPUT, onnx_logits, onnx_session
+    from handler.feedback_handler import ONNX_INPUTS, ONNX_OUTPUT
 
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -59,14 +59,7 @@ def export_onnx(model_dir: Path, target: Path, max_length: int = 128) -> float:
             output_names=[ONNX_OUTPUT], dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in ONNX_INPUTS}, ONNX_OUTPUT: {0: "batch"}},
             opset_version=OPSET, dynamo=False,
         )
-    session = onnx_session(target, threads=1)
-    difference = 0.0
-    for texts in (list(PARITY_TEXTS), [PARITY_TEXTS[1]]):
-        check = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        with torch.inference_mode():
-            expected = model(**{name: check[name] for name in ONNX_INPUTS}).logits.numpy()
-        got = onnx_logits(session, check)
-        difference = max(difference, float(np.abs(expected - got).max()))
+    difference = parity_difference(model, tokenizer, target, max_length)
     if difference > TOLERANCE:
         raise ModelError(f"the ONNX export of {model_dir} answers differently from PyTorch (largest logit difference {difference:.2g})",
                          "archive it with `--runtime fp32`, and report the model and versions")
@@ -92,26 +85,36 @@ def quantize_onnx(model_dir: Path, source: Path, target: Path, max_length: int =
     fp32, as the PyTorch int8 runtime does, lost 0.5 on the test split); one scale per channel
     loses nothing on either and is the fastest of the four (docs/PERFORMANCE.md, "The
     onnx-int8 runtime")."""
-    import numpy as np
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from handler.feedback_handler import ONNX_INPUTS, onnx_logits, onnx_session
-
     quantize_dynamic(str(source), str(target), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8, per_channel=True)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    session = onnx_session(target, threads=1)
-    difference = 0.0
-    for texts in (list(PARITY_TEXTS), [PARITY_TEXTS[1]]):  # one padded batch, and one text alone
-        check = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        with torch.inference_mode():
-            expected = model(**{name: check[name] for name in ONNX_INPUTS}).logits.numpy()
-        got = onnx_logits(session, check)
-        difference = max(difference, float(np.abs(expected - got).max()) if np.isfinite(got).all() else float("inf"))
+    difference = parity_difference(model, AutoTokenizer.from_pretrained(model_dir), target, max_length)
     if difference > INT8_TOLERANCE:
         raise ModelError(f"the int8 ONNX graph of {model_dir} answers far from PyTorch (largest logit difference {difference:.2g})",
                          "archive it with `--runtime onnx`, and report the model and versions")
     logger.info("quantised the ONNX graph of %s to int8, largest logit difference from PyTorch %.2g", model_dir, difference)
+    return difference
+
+
+def parity_difference(model: Any, tokenizer: Any, graph: Path, max_length: int) -> float:
+    """The largest logit difference between the PyTorch ``model`` and the ONNX ``graph`` on
+    ``PARITY_TEXTS``, as one padded batch cut at ``max_length`` and as one text alone, unpadded
+    (the shape of a single-text request); infinite when the graph answers NaN or infinity."""
+    import numpy as np
+    import torch
+
+    from handler.feedback_handler import ONNX_INPUTS, onnx_logits, onnx_session
+
+    session = onnx_session(graph, threads=1)
+    difference = 0.0
+    for texts in (list(PARITY_TEXTS), [PARITY_TEXTS[1]]):
+        check = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        with torch.inference_mode():
+            expected = model(**{name: check[name] for name in ONNX_INPUTS}).logits.numpy()
+        got = onnx_logits(session, check)
+        if not np.isfinite(got).all():
+            return float("inf")
+        difference = max(difference, float(np.abs(expected - got).max()))
     return difference
