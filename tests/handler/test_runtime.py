@@ -95,13 +95,16 @@ def test_an_onnx_int8_archive_packs_only_the_quantised_graph_with_every_linear_l
     graph = onnx.load(str(folder / fh.ONNX_INT8_FILE)).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     assert not [node.name for node in graph.node if node.op_type == "MatMul" and any(i in weights and weights[i].ndim == 2 for i in node.input)]
-    quantised = [node for node in graph.node if node.op_type == "MatMulInteger"]
+    ops = [node.op_type for node in graph.node]
     layers = json.loads((tiny_model.out_dir / "config.json").read_text())["num_hidden_layers"]
-    assert len(quantised) >= 6 * layers  # query, key, value, attention output, intermediate, output
-    assert not [node.name for node in graph.node if node.op_type == "Gemm"]  # the pooler and the classifier too
+    # Each layer's fused attention (query, key and value in one int8 QAttention); its attention
+    # output, intermediate and output projections; the pooler and the classifier.
+    assert ops.count("QAttention") == layers and "Attention" not in ops
+    assert ops.count("MatMulInteger") == 3 * layers + 2
+    assert "Gemm" not in ops
     # One scale per output channel: each quantised weight's scale is a vector, not one number.
-    scales = [weights[name] for node in graph.node if node.op_type == "Mul" for name in node.input if name.endswith("_scale") and name in weights]
-    assert scales and all(scale.ndim == 1 and scale.size > 1 for scale in scales)
+    scales = [weight for name, weight in weights.items() if name.endswith("_scale")]
+    assert len(scales) == 4 * layers + 2 and all(scale.ndim == 1 and scale.size > 1 for scale in scales)
 
     # Scored as `feedback bench` scores it: close to PyTorch's answers, not the same numbers.
     from training.inference import load_model, predict_logits
@@ -112,6 +115,22 @@ def test_an_onnx_int8_archive_packs_only_the_quantised_graph_with_every_linear_l
     int8 = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, session=fh.onnx_session(folder / fh.ONNX_INT8_FILE, threads=1), **loaded.text_settings)
     assert int8.shape == fp32.shape and (int8 != fp32).any() and bool(abs(int8 - fp32).max() < 1.0)
     assert (int8.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.8
+
+
+def test_the_onnx_export_fuses_each_layers_attention_and_answers_as_pytorch(tiny_model, tmp_path):
+    """ONNX Runtime's transformer fusions (docs/PERFORMANCE.md, "Fused attention"): one
+    ``Attention`` operator per layer, and the same logits as PyTorch, padded or not."""
+    onnx = pytest.importorskip("onnx")
+    from training.onnx_export import export_onnx
+
+    target = tmp_path / fh.ONNX_FILE
+    difference = export_onnx(tiny_model.out_dir, target, max_length=64)
+    ops = [node.op_type for node in onnx.load(str(target)).graph.node]
+    layers = json.loads((tiny_model.out_dir / "config.json").read_text())["num_hidden_layers"]
+    assert ops.count("Attention") == layers and ops.count("SkipLayerNormalization") == 2 * layers
+    assert "Softmax" not in ops  # no unfused attention left
+    assert difference < 1e-4
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fh.ONNX_FILE]  # the traced graph is not left behind
 
 
 @pytest.fixture(scope="module", params=cfg.RUNTIMES)
