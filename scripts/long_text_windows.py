@@ -1,0 +1,103 @@
+"""Read a long text whole, in windows, instead of its head and tail? (a measurement)
+
+Today a text longer than the model's ``max_length`` tokens is cut to its head and tail
+(``handler/feedback_handler.py`` ``head_tail``), the way the model was trained. The
+alternative measured here reads all of it: consecutive windows of ``max_length`` tokens
+(each with the two special tokens; the last window ends at the text's end), every window
+classified, and the windows' logits pooled. Nothing is retrained; the saved temperature is
+used. Chosen on our development set, the rest reported; docs/MODEL_REPORT.md
+("Experiments") has the figures of one run:
+
+    python scripts/long_text_windows.py --model /work/runs/default
+
+Variants: ``stride`` 63 (windows overlap by half) or 126 (no overlap); pooling by the mean of
+the windows' logits, the mean with the head-and-tail reading as one more window, or the
+window the model is most sure of.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from client.core.labels import LABELS
+from handler.feedback_handler import head_tail, prepare_text
+from training import paths
+from training.calibration import probabilities
+from training.data import load_examples, load_splits, split_examples
+from training.evaluate import evaluate_predictions
+from training.inference import load_model
+
+STRIDES = (63, 126)
+LONG_WORDS = 80
+
+
+def windows(ids: list[int], max_length: int, stride: int) -> list[list[int]]:
+    """``ids`` (with its two special tokens) as windows of ``max_length`` tokens, ``stride``
+    tokens apart, the last one ending at the end; a text that fits is its own one window."""
+    body, keep = ids[1:-1], max_length - 2
+    if len(body) <= keep:
+        return [ids]
+    starts = [*range(0, len(body) - keep, stride), len(body) - keep]
+    return [[ids[0], *body[s : s + keep], ids[-1]] for s in starts]
+
+
+def logits_of(loaded, sequences: list[list[int]], batch: int = 32) -> np.ndarray:
+    out = np.zeros((len(sequences), len(LABELS)), dtype=np.float32)
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch):
+            idx = order[start : start + batch]
+            enc = loaded.tokenizer.pad({"input_ids": [sequences[i] for i in idx]}, return_tensors="pt")
+            out[idx] = loaded.model(**enc).logits.float().numpy()
+    return out
+
+
+def variants(loaded, texts: list[str]) -> dict[str, np.ndarray]:
+    settings = loaded.text_settings
+    ids = loaded.tokenizer([prepare_text(t, loaded.max_length, **settings)[0] for t in texts], truncation=False, verbose=False)["input_ids"]
+    cut = logits_of(loaded, [head_tail(x, loaded.max_length, settings["head_share"])[0] for x in ids])
+    out = {"head and tail (today)": cut}
+    for stride in STRIDES:
+        per_text = [windows(x, loaded.max_length, stride) for x in ids]
+        flat = logits_of(loaded, [w for ws in per_text for w in ws])
+        bounds = np.cumsum([0] + [len(ws) for ws in per_text])
+        each = [flat[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+        out[f"windows, stride {stride}, mean"] = np.stack([w.mean(0) for w in each])
+        out[f"windows, stride {stride}, mean with head and tail"] = np.stack([(w.sum(0) + cut[i]) / (len(w) + 1) if len(w) > 1 else cut[i] for i, w in enumerate(each)])
+        sure = [probabilities(w, loaded.temperature).max(1).argmax() for w in each]
+        out[f"windows, stride {stride}, surest window"] = np.stack([w[s] for w, s in zip(each, sure)])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--external", type=Path, default=paths.external_eval_file())
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    loaded = load_model(args.model)
+    sets = {
+        "our development set (chooses)": load_examples(paths.dev_file()),
+        "our test split": split_examples(load_examples(paths.data_file()), load_splits(paths.splits_file()))["test"],
+        "our held-back messy set": load_examples(paths.package_file("training", "data", "holdout.jsonl")),
+        "external set (reported)": load_examples(args.external),
+    }
+    print(f"| set | reading | macro-F1 | ECE | accuracy over {LONG_WORDS} words |\n|---|---|---:|---:|---:|")
+    for name, items in sets.items():
+        texts, gold = [e.text for e in items], np.array([e.label for e in items])
+        long_text = np.array([len(t.split()) > LONG_WORDS for t in texts])
+        for reading, logits in variants(loaded, texts).items():
+            proba = probabilities(logits, loaded.temperature)
+            report = evaluate_predictions(list(gold), proba, texts)
+            predicted = np.array(LABELS)[proba.argmax(1)]
+            long_acc = f"{(predicted[long_text] == gold[long_text]).mean():.3f} (n={long_text.sum()})" if long_text.any() else "-"
+            print(f"| {name} | {reading} | {report.macro_f1:.4f} | {report.ece:.4f} | {long_acc} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
