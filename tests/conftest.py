@@ -188,8 +188,20 @@ def model_store(session_root: Path, tiny_model) -> Path:
     # explanations' arithmetic to 1e-4, which only an fp32 runtime keeps (quantised activations
     # depend on the other texts of a forward pass); tests/handler/test_runtime.py serves and
     # checks the default runtime, and the other tests that archive use the default.
-    build_archive(ArchiveConfig(model=tiny_model.out_dir, model_store=store, archive_format="zip-store", runtime="onnx"))
+    # Batches of 8 requests, not the default 1: the session's tests prove that TorchServe's
+    # batching keeps each request's answer its own (a bad request fails alone, 64 singles share
+    # calls), which a team archiving with --batch-size 8 relies on.
+    build_archive(ArchiveConfig(model=tiny_model.out_dir, model_store=store, archive_format="zip-store", runtime="onnx", **SHARED_BATCHING))
     return store
+
+
+SHARED_BATCHING = {"batch_size": 8, "max_batch_delay": 5}
+
+
+@pytest.fixture(scope="session")
+def shared_batching() -> dict[str, int]:
+    """How the session's shared server batches requests (``model_store``)."""
+    return dict(SHARED_BATCHING)
 
 
 # Bases are drawn from the pid and this counter, not from ``random``: pytest-randomly reseeds

@@ -202,6 +202,32 @@ def test_each_runtime_serves_the_same_contract_and_the_same_labels(runtime_serve
     assert re.search(rf"feedback model v1 loaded from .* on cpu, {runtime}", log), f"the worker did not report the {runtime} runtime"
 
 
+def test_a_single_text_scores_the_same_whatever_other_agents_send_at_the_same_time(runtime_server):
+    """One request per handler call (``ArchiveConfig.batch_size`` 1, docs/PERFORMANCE.md "Again
+    with onnx-int8"): a single text is never batched with other agents' texts, so its scores are
+    the same to the last digit while others arrive, even where the int8 runtimes quantise
+    activations per forward pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert cfg.ArchiveConfig.batch_size == 1
+    key = read_key(Path(runtime_server["key_file"]), "inference")
+    url = f"{runtime_server['urls']['inference']}/predictions/{MODEL}"
+    texts = _dev_texts(25)
+    mine, others = texts[0], texts[1:]
+
+    def scores(text: str) -> dict[str, float]:
+        response = requests.post(url, data=text.encode(), headers={"Authorization": f"Bearer {key}", "Content-Type": "text/plain"}, timeout=120)
+        assert response.status_code == 200, response.text
+        return response.json()["scores"]
+
+    alone = scores(mine)
+    sent = [text for other in others for text in (other, mine)]  # mine between every two others
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(scores, sent))
+    runtime_server["predicted"] += 1 + len(sent)
+    assert [answer for text, answer in zip(sent, answers) if text == mine] == [alone] * len(others)
+
+
 def test_each_runtime_explains_with_the_label_it_predicts(runtime_server):
     """Explanations re-score occluded texts through the same forward pass as predictions,
     so they work whichever runtime the archive chose."""

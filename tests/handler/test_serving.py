@@ -230,11 +230,9 @@ def test_custom_metrics_count_each_prediction_by_label_and_each_review_flag(api)
     assert metric(after, "FeedbackInferenceMs") > 0
 
 
-def test_server_side_batching_under_concurrent_load(api):
+def test_server_side_batching_under_concurrent_load(api, shared_batching):
     describe = requests.get(f"{api.management_url}/models/{MODEL}", headers=api.mauth, timeout=30).json()[0]
-    from training.config import ArchiveConfig
-
-    assert (describe["batchSize"], describe["maxBatchDelay"]) == (ArchiveConfig.batch_size, ArchiveConfig.max_batch_delay)  # as archived
+    assert (describe["batchSize"], describe["maxBatchDelay"]) == (shared_batching["batch_size"], shared_batching["max_batch_delay"])  # as archived
 
     def send(i):
         return api.predict(data=f"concurrent request {i} about my invoice".encode(), headers={"Content-Type": "text/plain"}).status_code
