@@ -544,8 +544,9 @@ def onnx_session(path: Path, threads: int) -> Any:
     """An ONNX Runtime session for the ``onnx`` and ``onnx-int8`` runtimes, on the CPU with
     ``threads`` threads.
 
-    ONNX Runtime's own graph optimisations (fused layer norms and GELU, constant folding)
-    run when the session is built; the win is per call, so it shows at small batches, where
+    The archive's graph comes with each layer's attention already fused (``feedback
+    archive``); ONNX Runtime's own graph optimisations (constant folding and the like) run when
+    the session is built. The win is per call, so it shows most at small batches, where
     PyTorch's eager overhead weighs most (docs/PERFORMANCE.md)."""
     runtime = next((name for name, file in ONNX_FILES.items() if file == path.name), "onnx")  # for the messages
     try:

@@ -10,9 +10,12 @@ used. Chosen on our development set, the rest reported; docs/MODEL_REPORT.md
 
     python scripts/long_text_windows.py --model /work/runs/default
 
-Variants: ``stride`` 63 (windows overlap by half) or 126 (no overlap); pooling by the mean of
-the windows' logits, the mean with the head-and-tail reading as one more window, or the
-window the model is most sure of.
+Variants: windows overlapping by half, or side by side (the last one, aligned to the end,
+may overlap the one before); pooling by the mean of the windows' logits, the mean with the
+head-and-tail reading as one more window, or the window the model is most sure of. The text
+read is what the handler keeps of it (``prepare_text``: at most ``max_length`` x 24
+characters, head and tail), so a text longer than that is still cut before the windows.
+Prints the forward passes and tokens each reading costs per set.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from training.data import load_examples, load_splits, split_examples
 from training.evaluate import evaluate_predictions
 from training.inference import load_model
 
-STRIDES = (63, 126)
 LONG_WORDS = 80
 
 
@@ -56,16 +58,20 @@ def logits_of(loaded, sequences: list[list[int]], batch: int = 32) -> np.ndarray
     return out
 
 
-def variants(loaded, texts: list[str]) -> dict[str, np.ndarray]:
+def variants(loaded, texts: list[str], costs: dict[int, tuple[float, float]]) -> dict[str, np.ndarray]:
+    """Logits per reading; ``costs`` receives, per stride, forward passes per text and tokens
+    read against head and tail's."""
     settings = loaded.text_settings
     ids = loaded.tokenizer([prepare_text(t, loaded.max_length, **settings)[0] for t in texts], truncation=False, verbose=False)["input_ids"]
     cut = logits_of(loaded, [head_tail(x, loaded.max_length, settings["head_share"])[0] for x in ids])
     out = {"head and tail (today)": cut}
-    for stride in STRIDES:
+    keep = loaded.max_length - 2
+    for stride in (keep // 2, keep):
         per_text = [windows(x, loaded.max_length, stride) for x in ids]
         flat = logits_of(loaded, [w for ws in per_text for w in ws])
         bounds = np.cumsum([0] + [len(ws) for ws in per_text])
         each = [flat[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+        costs[stride] = (len(flat) / len(texts), sum(map(len, (w for ws in per_text for w in ws))) / sum(min(len(x), loaded.max_length) for x in ids))
         out[f"windows, stride {stride}, mean"] = np.stack([w.mean(0) for w in each])
         out[f"windows, stride {stride}, mean with head and tail"] = np.stack([(w.sum(0) + cut[i]) / (len(w) + 1) if len(w) > 1 else cut[i] for i, w in enumerate(each)])
         sure = [probabilities(w, loaded.temperature).max(1).argmax() for w in each]
@@ -91,12 +97,15 @@ def main() -> None:
     for name, items in sets.items():
         texts, gold = [e.text for e in items], np.array([e.label for e in items])
         long_text = np.array([len(t.split()) > LONG_WORDS for t in texts])
-        for reading, logits in variants(loaded, texts).items():
+        costs: dict[int, tuple[float, float]] = {}
+        for reading, logits in variants(loaded, texts, costs).items():
             proba = probabilities(logits, loaded.temperature)
             report = evaluate_predictions(list(gold), proba, texts)
             predicted = np.array(LABELS)[proba.argmax(1)]
             long_acc = f"{(predicted[long_text] == gold[long_text]).mean():.3f} (n={long_text.sum()})" if long_text.any() else "-"
             print(f"| {name} | {reading} | {report.macro_f1:.4f} | {report.ece:.4f} | {long_acc} |", flush=True)
+        for stride, (passes, tokens) in costs.items():
+            print(f"cost, {name}, stride {stride}: {passes:.2f} forward passes per text, {tokens:.2f}x the tokens of head and tail", flush=True)
 
 
 if __name__ == "__main__":

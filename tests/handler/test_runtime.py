@@ -133,6 +133,28 @@ def test_the_onnx_export_fuses_each_layers_attention_and_answers_as_pytorch(tiny
     assert sorted(p.name for p in tmp_path.iterdir()) == [fh.ONNX_FILE]  # the traced graph is not left behind
 
 
+def test_a_model_whose_attention_does_not_fuse_is_exported_unfused_and_still_exact(tiny_model, tmp_path):
+    """MPNet's attention adds a relative position bias that ONNX Runtime's BERT fusions do not
+    recognise: the export packs the traced graph whole rather than a half-fused one (measured
+    slower), and the parity check still holds it to PyTorch."""
+    onnx = pytest.importorskip("onnx")
+    from transformers import AutoTokenizer, MPNetConfig, MPNetForSequenceClassification
+
+    from training.onnx_export import export_onnx
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model.out_dir)
+    model_dir = tmp_path / "mpnet"
+    config = MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, num_labels=8)
+    MPNetForSequenceClassification(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    target = tmp_path / "graph" / fh.ONNX_FILE
+    target.parent.mkdir()
+    assert export_onnx(model_dir, target, max_length=64) < 1e-4
+    ops = [node.op_type for node in onnx.load(str(target)).graph.node]
+    assert "Attention" not in ops and "SkipLayerNormalization" not in ops and "Softmax" in ops
+    assert [p.name for p in target.parent.iterdir()] == [fh.ONNX_FILE]
+
+
 @pytest.fixture(scope="module", params=cfg.RUNTIMES)
 def runtime_server(request, tiny_model, tmp_path_factory, start_server):
     """A TorchServe of its own serving the tiny model archived with each ``--runtime``: fp32
