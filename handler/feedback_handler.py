@@ -544,8 +544,8 @@ def onnx_session(path: Path, threads: int) -> Any:
     """An ONNX Runtime session for the ``onnx`` and ``onnx-int8`` runtimes, on the CPU with
     ``threads`` threads.
 
-    The archive's graph comes with each layer's attention already fused (``feedback
-    archive``); ONNX Runtime's own graph optimisations (constant folding and the like) run when
+    The archive's graph comes with each layer's attention already fused where ONNX Runtime's
+    optimizer recognises it (``feedback archive``); ONNX Runtime's own graph optimisations (constant folding and the like) run when
     the session is built. The win is per call, so it shows most at small batches, where
     PyTorch's eager overhead weighs most (docs/PERFORMANCE.md)."""
     runtime = next((name for name, file in ONNX_FILES.items() if file == path.name), "onnx")  # for the messages
