@@ -1,5 +1,7 @@
 """Measure TorchServe's workers x threads x batchSize x maxBatchDelay (and the runtime and the
-handler's forward-pass size) on this machine.
+handler's forward-pass size) on this machine. batchSize 1 is measured at the first delay only:
+TorchServe's batch loop (``Model.pollBatch``) waits for batchSize - 1 more requests, so at one
+it never waits and the delay cannot matter.
 
 For each setting the model is archived with those values (``feedback archive --workers
 --threads --batch-size --max-batch-delay``), served by a TorchServe of its own (free loopback
@@ -108,9 +110,12 @@ def main() -> None:
     print("| runtime | forward pass | workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | of which in the handler | single c16 items/s | single c16 p95 ms | list32 c2 items/s |"
           + "".join(f" file, {n} in flight, items/s |" for n in in_flight))
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(in_flight), flush=True)
+    delays = [int(d) for d in args.delays.split(",")]
     grid = itertools.product(args.runtimes.split(","), [int(b) for b in args.inference_batches.split(",")], pairs,
-                             [int(b) for b in args.batches.split(",")], [int(d) for d in args.delays.split(",")])
+                             [int(b) for b in args.batches.split(",")], delays)
     for runtime, forward, (workers, threads), batch, delay in grid:
+        if batch == 1 and delay != delays[0]:
+            continue  # a batch of one never waits for company: maxBatchDelay cannot change it
         row = measure(args.model, texts, workers, threads, batch, delay, args.requests, in_flight, args.file_lines, runtime, forward)
         rows.append(row)
         files = "".join(f" {row[f'file_in_flight_{n}_items_per_s']:.1f} |" for n in in_flight)
