@@ -87,6 +87,13 @@ def measure(model: Path, texts: list[str], workers: int, threads: int, batch: in
             "single_c16_p95_ms": c16["p95_ms"], "list32_c2_items_per_s": l2["items_per_s"], **files}
 
 
+def grid_points(runtimes: list[str], forwards: list[int], pairs: list[tuple[int, ...]], batches: list[int], delays: list[int]) -> list[tuple]:
+    """Every (runtime, forward pass, workers x threads, batchSize, maxBatchDelay) to measure.
+    batchSize 1 only at the first delay: a batch of one never waits for company, so the delay
+    cannot change it and another server would only cost minutes."""
+    return [point for point in itertools.product(runtimes, forwards, pairs, batches, delays) if point[3] != 1 or point[4] == delays[0]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True)
@@ -110,12 +117,9 @@ def main() -> None:
     print("| runtime | forward pass | workers x threads | batchSize | maxBatchDelay ms | single c1 p50 ms | of which in the handler | single c16 items/s | single c16 p95 ms | list32 c2 items/s |"
           + "".join(f" file, {n} in flight, items/s |" for n in in_flight))
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(in_flight), flush=True)
-    delays = [int(d) for d in args.delays.split(",")]
-    grid = itertools.product(args.runtimes.split(","), [int(b) for b in args.inference_batches.split(",")], pairs,
-                             [int(b) for b in args.batches.split(",")], delays)
+    grid = grid_points(args.runtimes.split(","), [int(b) for b in args.inference_batches.split(",")], pairs,
+                       [int(b) for b in args.batches.split(",")], [int(d) for d in args.delays.split(",")])
     for runtime, forward, (workers, threads), batch, delay in grid:
-        if batch == 1 and delay != delays[0]:
-            continue  # a batch of one never waits for company: maxBatchDelay cannot change it
         row = measure(args.model, texts, workers, threads, batch, delay, args.requests, in_flight, args.file_lines, runtime, forward)
         rows.append(row)
         files = "".join(f" {row[f'file_in_flight_{n}_items_per_s']:.1f} |" for n in in_flight)
