@@ -145,7 +145,7 @@ def _tiny_cache_dir() -> Path | None:
         return None
     root = Path(__file__).parents[1]
     digest = hashlib.sha256(json.dumps(TINY, sort_keys=True).encode())
-    shaping = ("train.py", "distill.py", "data.py", "calibration.py", "inference.py", "evaluate.py", "card.py")
+    shaping = ("train.py", "averaging.py", "distill.py", "data.py", "calibration.py", "inference.py", "evaluate.py", "card.py")
     sources = [root / "handler" / "feedback_handler.py", *(root / "training" / name for name in shaping), *sorted((root / "training" / "data").glob("*.json*"))]
     for path in sources:
         digest.update(path.name.encode() + path.read_bytes())

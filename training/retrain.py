@@ -188,12 +188,13 @@ def new_version_config(config: RetrainConfig, out: Path, version: int, current_c
     # corrections never get a target (their ids are new, and a corrected text of ours is
     # dropped from the data or, relabelled, no longer matches its target's label). A fast
     # retrain does not distil: a short continuation on the corrections should move towards
-    # them, not towards a teacher that never saw that traffic.
+    # them, not towards a teacher that never saw that traffic. Nor does it average its epochs:
+    # its settings were chosen on its last epoch (docs/ADAPT_CURVE.md).
     if config.fast:
         return TrainConfig(
             data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,
             max_train_items=config.replay, learning_rate=config.fast_learning_rate, seed=config.seed, patience=1, warmup_ratio=0.0,
-            freeze_layers=config.fast_freeze, teacher=None, **text,
+            freeze_layers=config.fast_freeze, teacher=None, average_epochs=False, **text,
         )
     return TrainConfig(
         data=config.data, splits=config.splits, out=out, version=version, epochs=config.epochs, max_length=config.max_length,

@@ -212,6 +212,7 @@ def train(
         set_seed,
     )
 
+    from training.averaging import EpochWeights
     from training.progress import ProgressLogger
 
     started = time.monotonic()
@@ -280,6 +281,7 @@ def train(
         trainer_class = distillation_trainer(config.distill_weight, config.distill_temperature)
     val_ds = to_dataset(select).map(tokenize, batched=True, remove_columns=["text"])
 
+    epoch_weights = EpochWeights("eval_macro_f1")
     with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=out_dir.parent) as scratch:
         args = TrainingArguments(
             output_dir=scratch,
@@ -315,14 +317,21 @@ def train(
             data_collator=DataCollatorWithPadding(tokenizer),
             processing_class=tokenizer,
             compute_metrics=_compute_metrics,
-            callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience), ProgressLogger()],
+            callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience), ProgressLogger(), *([epoch_weights] if config.average_epochs else [])],
         )
         # Trainer writes its per-epoch log dicts to stdout; stdout is for results (JSON).
         with contextlib.redirect_stdout(sys.stderr):
             trainer.train()
         model = trainer.model
-        model.eval()
         epochs_run = float(trainer.state.epoch or 0)
+    averaged_epochs: list[float] = []
+    if config.average_epochs:
+        weights, window = epoch_weights.averaged()
+        if weights is not None and len(window) > 1:  # one evaluation only: nothing to average
+            model.load_state_dict(weights)
+            averaged_epochs = window
+            logger.info("serving the mean of the weights of epochs %s (the best on the %s and its neighbours)", ", ".join(f"{e:g}" for e in averaged_epochs), select_name)
+    model.eval()
 
     sel_logits = predict_logits(model, tokenizer, [e.text for e in select], config.max_length, **text_settings)
     sel_true = np.array([LABEL2ID[e.label] for e in select])
@@ -350,7 +359,8 @@ def train(
         "data_file": str(config.data),
         "data_hash": data_hash(examples),
         "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
-        "hyperparameters": {**cfg.to_dict(config), "teacher": teacher_name(config.teacher) if teacher is not None else None, "epochs_run": epochs_run},
+        "hyperparameters": {**cfg.to_dict(config), "teacher": teacher_name(config.teacher) if teacher is not None else None, "epochs_run": epochs_run,
+                            "averaged_epochs": averaged_epochs},
         "temperature": temperature,
         "temperature_folded": True,
         "needs_review_threshold": threshold,
