@@ -107,13 +107,17 @@ def test_an_onnx_int8_archive_packs_only_the_quantised_graph_with_every_linear_l
     assert len(scales) == 4 * layers + 2 and all(scale.ndim == 1 and scale.size > 1 for scale in scales)
 
     # Scored as `feedback bench` scores it: close to PyTorch's answers, not the same numbers.
+    # "Close" is the archive's own bound (INT8_TOLERANCE, which it enforces on its parity
+    # texts): on these 64 texts the largest difference of the tiny model was 0.81 to 1.17
+    # across runs of the same recipe, too near any tighter number to be a stable test.
     from training.inference import load_model, predict_logits
+    from training.onnx_export import INT8_TOLERANCE
 
     loaded = load_model(tiny_model.out_dir)
     texts = _dev_texts(64)
     fp32 = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
     int8 = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, session=fh.onnx_session(folder / fh.ONNX_INT8_FILE, threads=1), **loaded.text_settings)
-    assert int8.shape == fp32.shape and (int8 != fp32).any() and bool(abs(int8 - fp32).max() < 1.0)
+    assert int8.shape == fp32.shape and (int8 != fp32).any() and bool(abs(int8 - fp32).max() < INT8_TOLERANCE)
     assert (int8.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.8
 
 
