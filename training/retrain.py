@@ -189,7 +189,8 @@ def new_version_config(config: RetrainConfig, out: Path, version: int, current_c
     # dropped from the data or, relabelled, no longer matches its target's label). A fast
     # retrain does not distil: a short continuation on the corrections should move towards
     # them, not towards a teacher that never saw that traffic. Nor does it average its epochs:
-    # its settings were chosen on its last epoch (docs/ADAPT_CURVE.md).
+    # its settings were chosen and measured without averaging (docs/ADAPT_CURVE.md). A full
+    # retrain averages, as `feedback train` does.
     if config.fast:
         return TrainConfig(
             data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,

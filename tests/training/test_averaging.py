@@ -26,14 +26,15 @@ def test_the_best_epoch_is_averaged_with_the_epochs_on_each_side(scores, window)
     assert neighbours_of_best(scores) == window
 
 
-def test_floating_weights_are_averaged_exactly_and_integer_buffers_kept():
+def test_floating_weights_are_averaged_exactly_and_integer_buffers_kept_from_the_first():
     states = [
-        {"w": torch.tensor([1.0, 2.0], dtype=torch.float16), "ids": torch.tensor([0, 1, 2])},
-        {"w": torch.tensor([2.0, 4.0], dtype=torch.float16), "ids": torch.tensor([0, 1, 2])},
-        {"w": torch.tensor([6.0, 0.0], dtype=torch.float16), "ids": torch.tensor([0, 1, 2])},
+        {"w": torch.tensor([1.0, 2.0]), "half": torch.tensor([40000.0], dtype=torch.float16), "ids": torch.tensor([0, 1, 2])},
+        {"w": torch.tensor([2.0, 4.0]), "half": torch.tensor([40000.0], dtype=torch.float16), "ids": torch.tensor([5, 5, 5])},
+        {"w": torch.tensor([6.0, 0.0]), "half": torch.tensor([40000.0], dtype=torch.float16), "ids": torch.tensor([7, 7, 7])},
     ]
     mean = average_states(states)
-    assert mean["w"].dtype == torch.float16 and mean["w"].tolist() == [3.0, 2.0]
+    assert mean["w"].dtype == torch.float32 and mean["w"].tolist() == [3.0, 2.0]
+    assert mean["half"].dtype == torch.float16 and mean["half"].tolist() == [40000.0]  # summed in fp32: 120000 overflows fp16
     assert mean["ids"].tolist() == [0, 1, 2]
     assert states[0]["w"].tolist() == [1.0, 2.0]  # the inputs are not changed in place
 
@@ -50,6 +51,18 @@ def test_the_callback_keeps_only_the_copies_the_average_can_still_use():
     assert epochs == [2.0, 3.0, 4.0]
     assert weights["weight"].flatten().tolist() == pytest.approx([10 / 3, 10 / 3])
     assert layer.weight.tolist() == [[5.0, 5.0]]  # copies, not views of the live weights
+
+
+def test_a_later_best_epoch_moves_the_window_and_drops_the_copies_before_it():
+    layer = torch.nn.Linear(1, 1, bias=False)
+    callback = EpochWeights("eval_macro_f1")
+    for epoch, score in enumerate([0.5, 0.9, 0.6, 0.95, 0.7], start=1):  # patience 2: a dip, then a new best
+        with torch.no_grad():
+            layer.weight.fill_(float(epoch))
+        callback.on_evaluate(None, SimpleNamespace(epoch=float(epoch)), None, metrics={"eval_macro_f1": score}, model=layer)
+    assert sorted(callback._states) == [2, 3, 4]
+    weights, epochs = callback.averaged()
+    assert epochs == [3.0, 4.0, 5.0] and weights["weight"].item() == pytest.approx(4.0)
 
 
 @pytest.mark.slow
