@@ -281,7 +281,6 @@ def train(
         trainer_class = distillation_trainer(config.distill_weight, config.distill_temperature)
     val_ds = to_dataset(select).map(tokenize, batched=True, remove_columns=["text"])
 
-    epoch_weights = EpochWeights("eval_macro_f1")
     with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=out_dir.parent) as scratch:
         args = TrainingArguments(
             output_dir=scratch,
@@ -309,6 +308,8 @@ def train(
             # The teacher's logits are not an argument of the model's forward: keep the column.
             remove_unused_columns=teacher is None,
         )
+        # The score early stopping keeps the best by, as the Trainer reports it to callbacks.
+        epoch_weights = EpochWeights(f"eval_{args.metric_for_best_model.removeprefix('eval_')}")
         trainer = trainer_class(
             model=model,
             args=args,
