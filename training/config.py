@@ -179,14 +179,14 @@ class ServeConfig:
     port_base: int = _help("Inference port; management, metrics, gRPC follow as +1, +2, +3, +4... see README.", default=8080)
     model_store: Path = _help("Folder of .mar archives.", default_factory=paths.model_store_dir)
     timeout: float = _help("Seconds to wait for a READY worker.", default=180.0)
-    key_minutes: int = _help("Whole minutes before TorchServe's keys expire (it drops fractions); clients renew them through its token API.", default=480)
+    key_minutes: float = _help("Minutes before TorchServe's keys expire (to the second: 0.5 is 30 s); clients renew them through its token API.", default=480.0)
 
     def __post_init__(self) -> None:
         self.state_dir, self.model_store = Path(self.state_dir), Path(self.model_store)
         if not 1024 <= self.port_base <= 65000:
             raise ValueError(f"port_base must be between 1024 and 65000. But it was: {self.port_base}")
-        if self.key_minutes < 1:
-            raise ValueError(f"key_minutes must be a whole number of minutes, 1 or more. But it was: {self.key_minutes}")
+        if not self.key_minutes >= 0.5:  # also refuses NaN
+            raise ValueError(f"key_minutes must be 0.5 (30 seconds) or more. But it was: {self.key_minutes}")
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def choose_archive(model_store: Path) -> str:
     return found[max(found)]
 
 
-def render_config(template: str, ports: Ports, model_store: Path, archive: str, key_minutes: int = 480) -> str:
+def render_config(template: str, ports: Ports, model_store: Path, archive: str, key_minutes: float = 480.0) -> str:
     """The template with this instance's ports, absolute model store and restricted URLs.
 
     Workers and batching are not here: they travel in the archive's model-config YAML.
@@ -83,7 +83,7 @@ def render_config(template: str, ports: Ports, model_store: Path, archive: str, 
         "model_store": str(store),
         "allowed_urls": allowed.replace("\\", "\\\\"),
         "load_models": archive,
-        "token_expiration_min": str(key_minutes),
+        "token_expiration_min": f"{key_minutes:g}",  # TorchServe reads a Double and keeps whole seconds
     }
     return set_properties(template, values)
 

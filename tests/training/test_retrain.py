@@ -195,7 +195,7 @@ def test_harmful_corrections_are_refused_with_exit_3(loop, capsys):
     for e in sabotage:
         store.add(Correction(e.text, "praise", "bug", "correction", agent="saboteur", source="single"))
     archives_before = sorted(p.name for p in loop["store"].glob("*.mar"))
-    code = main(loop_args(loop))
+    code = main(loop_args(loop, "--epochs", "2"))  # two epochs of sabotage already drop bug recall far past the gate's bound
     captured = capsys.readouterr()
     assert code == 3, captured.err
     assert "was not promoted" in captured.err and "recall dropped" in captured.err

@@ -39,6 +39,18 @@ def test_rendered_config_is_loopback_only_with_restricted_urls(tmp_path):
     assert "models" not in props  # workers and batching travel in the archive's model-config YAML
 
 
+def test_key_lifetimes_go_down_to_half_a_minute(tmp_path):
+    """TorchServe reads ``token_expiration_min`` as a Double and keeps whole seconds, so the
+    security tests can watch a key expire in 30 s; below that a client renews on every request."""
+    template = paths.config_template().read_text()
+    text = render_config(template, Ports.from_base(9080), tmp_path, "feedback-classifier-v1.mar", key_minutes=0.5)
+    assert "token_expiration_min=0.5\n" in text
+    assert ServeConfig(state_dir=tmp_path, key_minutes=0.5).key_minutes == 0.5
+    for bad in (0.4, 0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="key_minutes must be 0.5"):
+            ServeConfig(state_dir=tmp_path, key_minutes=bad)
+
+
 def test_no_archive_says_which_command_makes_one(tmp_path, capsys):
     store = tmp_path / "store"
     store.mkdir()

@@ -1,6 +1,6 @@
 """What the locked-down TorchServe refuses, over REST and gRPC, and how keys are renewed.
 
-One server of its own (keys that expire after one minute, so a real expiry is seen in a
+One server of its own (keys that expire after 30 seconds, so a real expiry is seen in a
 test), started from the session's tiny archive in a store of its own.
 """
 
@@ -34,7 +34,7 @@ def secured(tmp_path_factory, model_store, new_port_base):
     root = tmp_path_factory.mktemp("secured")
     store = root / "store"
     shutil.copytree(model_store, store)
-    config = ServeConfig(state_dir=root / "state", port_base=new_port_base(), model_store=store, timeout=180, key_minutes=1)
+    config = ServeConfig(state_dir=root / "state", port_base=new_port_base(), model_store=store, timeout=180, key_minutes=0.5)
     inst = serve.start(config)
     inst["config"] = config
     inst["root"] = root
@@ -172,7 +172,7 @@ def test_key_file_is_private(secured):
 
 
 def test_expired_keys_are_renewed_by_the_clients(secured):
-    """Keys live one minute here: wait for a real expiry, then both clients carry on."""
+    """Keys live 30 seconds here: wait for a real expiry, then both clients carry on."""
     key_file = _key_file(secured)
     _fresh(secured, "inference"), _fresh(secured, "management")
     inference = InferenceClient(secured["urls"]["inference"], key_file, timeout=60)
