@@ -68,6 +68,13 @@ def sample_corrections(items: list[Example], k: int, seed: int) -> tuple[list[Ex
     return picked, [e for e in items if id(e) not in chosen]
 
 
+def fast_retrain_settings(config: AdaptConfig) -> RetrainConfig:
+    """The ``feedback retrain --fast`` each simulated round runs: replaying ``train_data``, so a
+    model trained without some of our parts never sees them again through the replay."""
+    return RetrainConfig(data=config.train_data, replay=config.replay, fast_epochs=config.fast_epochs, fast_learning_rate=config.fast_learning_rate,
+                         fast_freeze=config.fast_freeze, gate_alpha=config.gate_alpha, fast=True)
+
+
 def run_adapt_curve(config: AdaptConfig) -> list[Point]:
     from training.inference import load_model, predict_proba
     from training.registry import latest_model_dir
@@ -75,8 +82,7 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
 
     model_dir = config.model or latest_model_dir(paths.models_dir())
     current = load_model(model_dir)
-    retrain = RetrainConfig(replay=config.replay, fast_epochs=config.fast_epochs, fast_learning_rate=config.fast_learning_rate,
-                            fast_freeze=config.fast_freeze, gate_alpha=config.gate_alpha, fast=True)
+    retrain = fast_retrain_settings(config)
     test = split_examples(load_examples(retrain.data), load_splits(retrain.splits))["test"]
     old_test, _, old_outcomes = evaluate_model(current, test, [])  # the same for every simulated run
     wanted = {s.strip() for s in config.sources.split(",")} if config.sources else None

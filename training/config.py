@@ -310,6 +310,8 @@ class AdaptConfig:
     min_source: int = _help("Only sources with at least this many items.", default=60)
     sources: str | None = _help("Only these sources (comma-separated; default: all large enough).", default=None)
     replay: int = _help("Items of our training data replayed beside the corrections.", default=RetrainConfig.replay)
+    train_data: Path = _help("Our labelled data: the fast retrain replays it and the gate's test split comes from it. A copy without "
+                             "some parts, with those parts as --data, simulates traffic the model never saw.", default_factory=paths.data_file)
     fast_epochs: float = _help("Training epochs of each fast retrain.", default=RetrainConfig.fast_epochs)
     fast_learning_rate: float = _help("Peak learning rate of each fast retrain.", default=RetrainConfig.fast_learning_rate)
     fast_freeze: int = _help("Encoder layers kept frozen in each fast retrain.", default=RetrainConfig.fast_freeze)
@@ -320,7 +322,7 @@ class AdaptConfig:
     from_json: str | None = _help("Simulate nothing: show the curves saved by earlier --out runs (comma-separated files).", default=None)
 
     def __post_init__(self) -> None:
-        self.data = Path(self.data)
+        self.data, self.train_data = Path(self.data), Path(self.train_data)
         self.model = Path(self.model) if self.model else None
         self.out = Path(self.out) if self.out else None
         self.plot = Path(self.plot) if self.plot else None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.adapt import Point, curve_table, group_sources, sample_corrections
+from training.adapt import Point, curve_table, fast_retrain_settings, group_sources, sample_corrections
 from training.config import AdaptConfig, RetrainConfig
 from training.data import Example
 from training.retrain import new_version_config
@@ -39,6 +39,15 @@ def test_fast_retrain_continues_briefly_on_a_replayed_sample(tmp_path: Path):
     assert full.max_train_items is None and full.epochs > fast.epochs and full.freeze_layers == 0
     with pytest.raises(ValueError, match="--fast continues from the current version"):
         RetrainConfig(fast=True, start_from="base")
+
+
+def test_each_round_replays_the_training_data_it_is_given(tmp_path: Path):
+    """A model trained without some of our parts is adapted to them with a replay that leaves them out too."""
+    reduced = tmp_path / "without_p9.jsonl"
+    settings = fast_retrain_settings(AdaptConfig(train_data=reduced, replay=300, fast_epochs=1.0))
+    assert settings.fast and (settings.data, settings.replay, settings.fast_epochs) == (reduced, 300, 1.0)
+    assert new_version_config(settings, tmp_path / "v2", 2).data == reduced
+    assert fast_retrain_settings(AdaptConfig()).data == RetrainConfig().data  # by default, our whole training file
 
 
 def test_curve_table_averages_seeds_and_counts_promotions():
