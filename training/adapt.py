@@ -68,6 +68,13 @@ def sample_corrections(items: list[Example], k: int, seed: int) -> tuple[list[Ex
     return picked, [e for e in items if id(e) not in chosen]
 
 
+def already_trained_on(items: list[Example], train_data: list[Example]) -> list[Example]:
+    """Items of the simulated sources whose text is in the data the fast retrain replays: the
+    replay would teach them before the agent corrects them, and the curve would measure that."""
+    known = {normalise(e.text) for e in train_data}
+    return [e for e in items if normalise(e.text) in known]
+
+
 def fast_retrain_settings(config: AdaptConfig) -> RetrainConfig:
     """The ``feedback retrain --fast`` each simulated round runs: replaying ``train_data``, so a
     model trained without some of our parts never sees them again through the replay."""
@@ -88,6 +95,10 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
     wanted = {s.strip() for s in config.sources.split(",")} if config.sources else None
     groups = {name: items for name, items in group_sources(load_examples(config.data)).items()
               if len(items) >= config.min_source and (wanted is None or name in wanted)}
+    overlap = already_trained_on([e for items in groups.values() for e in items], load_examples(retrain.data))
+    if overlap:
+        raise DataError(f"{len(overlap)} item(s) of {config.data} are also in {retrain.data}, e.g. {overlap[0].id!r}",
+                        "simulate on items the model was not trained on: pass --train-data a copy of the data without them")
     points: list[Point] = []
     with tempfile.TemporaryDirectory(prefix="adapt-") as tmp:
         for name, items in sorted(groups.items()):

@@ -171,6 +171,9 @@ class ArchiveConfig:
             raise ValueError(f"max_batch_delay must be >= 0 ms. But it was: {self.max_batch_delay}")
 
 
+MAX_KEY_MINUTES = 525_600.0  # a year: TorchServe adds it to the clock in seconds, and far larger values overflow its date
+
+
 @dataclass
 class ServeConfig:
     """One TorchServe instance (``feedback serve``)."""
@@ -179,14 +182,15 @@ class ServeConfig:
     port_base: int = _help("Inference port; management, metrics, gRPC follow as +1, +2, +3, +4... see README.", default=8080)
     model_store: Path = _help("Folder of .mar archives.", default_factory=paths.model_store_dir)
     timeout: float = _help("Seconds to wait for a READY worker.", default=180.0)
-    key_minutes: float = _help("Minutes before TorchServe's keys expire (to the second: 0.5 is 30 s); clients renew them through its token API.", default=480.0)
+    key_minutes: float = _help("Minutes before TorchServe's keys expire (to the second: 0.5 is 30 s); clients renew them through its token API, "
+                               "before every request when keys live under 2 minutes (for tests).", default=480.0)
 
     def __post_init__(self) -> None:
         self.state_dir, self.model_store = Path(self.state_dir), Path(self.model_store)
         if not 1024 <= self.port_base <= 65000:
             raise ValueError(f"port_base must be between 1024 and 65000. But it was: {self.port_base}")
-        if not self.key_minutes >= 0.5:  # also refuses NaN
-            raise ValueError(f"key_minutes must be 0.5 (30 seconds) or more. But it was: {self.key_minutes}")
+        if not 0.5 <= self.key_minutes <= MAX_KEY_MINUTES:  # also refuses NaN and infinity, which TorchServe would silently replace by 60
+            raise ValueError(f"key_minutes must be between 0.5 (30 seconds) and {MAX_KEY_MINUTES:.0f} (a year). But it was: {self.key_minutes}")
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def render_config(template: str, ports: Ports, model_store: Path, archive: str, 
         "model_store": str(store),
         "allowed_urls": allowed.replace("\\", "\\\\"),
         "load_models": archive,
-        "token_expiration_min": f"{key_minutes:g}",  # TorchServe reads a Double and keeps whole seconds
+        "token_expiration_min": f"{key_minutes:.10g}",  # TorchServe reads a Double and keeps whole seconds
     }
     return set_properties(template, values)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.adapt import Point, curve_table, fast_retrain_settings, group_sources, sample_corrections
+from training.adapt import Point, already_trained_on, curve_table, fast_retrain_settings, group_sources, sample_corrections
 from training.config import AdaptConfig, RetrainConfig
 from training.data import Example
 from training.retrain import new_version_config
@@ -48,6 +48,13 @@ def test_each_round_replays_the_training_data_it_is_given(tmp_path: Path):
     assert settings.fast and (settings.data, settings.replay, settings.fast_epochs) == (reduced, 300, 1.0)
     assert new_version_config(settings, tmp_path / "v2", 2).data == reduced
     assert fast_retrain_settings(AdaptConfig()).data == RetrainConfig().data  # by default, our whole training file
+
+
+def test_items_the_replay_would_teach_are_found_whatever_their_case_and_spacing():
+    ours = [Example("p9-1", "The CLI  crashes on start", "bug"), Example("p1-1", "love it", "praise")]
+    simulated = [Example("x-1", "the cli crashes on start", "bug"), Example("x-2", "where is the export button?", "question")]
+    assert [e.id for e in already_trained_on(simulated, ours)] == ["x-1"]
+    assert already_trained_on(simulated, ours[1:]) == []
 
 
 def test_curve_table_averages_seeds_and_counts_promotions():

@@ -41,13 +41,15 @@ def test_rendered_config_is_loopback_only_with_restricted_urls(tmp_path):
 
 def test_key_lifetimes_go_down_to_half_a_minute(tmp_path):
     """TorchServe reads ``token_expiration_min`` as a Double and keeps whole seconds, so the
-    security tests can watch a key expire in 30 s; below that a client renews on every request."""
+    security tests can watch a key expire in 30 s. NaN and infinity would be replaced by 60
+    minutes with only a log line, so they are refused here."""
     template = paths.config_template().read_text()
     text = render_config(template, Ports.from_base(9080), tmp_path, "feedback-classifier-v1.mar", key_minutes=0.5)
     assert "token_expiration_min=0.5\n" in text
     assert ServeConfig(state_dir=tmp_path, key_minutes=0.5).key_minutes == 0.5
-    for bad in (0.4, 0.0, -1.0, float("nan")):
-        with pytest.raises(ValueError, match="key_minutes must be 0.5"):
+    assert "token_expiration_min=525600\n" in render_config(template, Ports.from_base(9080), tmp_path, "x.mar", key_minutes=525_600.0)
+    for bad in (0.4, 0.0, -1.0, float("nan"), float("inf"), 525_601.0):
+        with pytest.raises(ValueError, match="key_minutes must be between 0.5"):
             ServeConfig(state_dir=tmp_path, key_minutes=bad)
 
 

@@ -194,11 +194,16 @@ def test_expired_keys_are_renewed_by_the_clients(secured):
 def test_a_key_renewed_by_another_process_is_picked_up(secured):
     key_file = _key_file(secured)
     client = InferenceClient(secured["urls"]["inference"], key_file, timeout=60)
+    # With the default margin (60 s) a client of 30-second keys renews before every request and
+    # would never need another process's key; 5 s lets this one keep its key until it is refused.
+    client.session.renew_margin = 5.0
     assert client.classify("the checkout button does nothing").label
     other = Session(secured["urls"]["management"], "inference", key_file)
     other._key = "stale"  # forces a real renewal through the token API
     assert other.renew_key()
+    assert client.session._key != other._key  # the client still holds the key the renewal replaced
     assert client.classify("how do I change my billing address?").label
+    assert client.session._key == other._key == read_key(key_file, "inference")  # taken from the file, not renewed again
 
 
 # -- logs ------------------------------------------------------------------------------
