@@ -51,8 +51,8 @@ def test_each_round_replays_the_training_data_it_is_given(tmp_path: Path):
 
 
 def test_items_the_replay_would_teach_are_found_whatever_their_case_and_spacing():
-    ours = [Example("p9-1", "The CLI  crashes on start", "bug"), Example("p1-1", "love it", "praise")]
-    simulated = [Example("x-1", "the cli crashes on start", "bug"), Example("x-2", "where is the export button?", "question")]
+    ours = [Example("p9-1", "The CLI  crashes on start", "bug"), Example("p1-1", "love it", "praise"), Example("p1-2", "👍", "other")]
+    simulated = [Example("x-1", "the cli crashes on start", "bug"), Example("x-2", "where is the export button?", "question"), Example("x-3", "😂😂", "other")]
     assert [e.id for e in already_trained_on(simulated, ours)] == ["x-1"]
     assert already_trained_on(simulated, ours[1:]) == []
 
