@@ -123,3 +123,20 @@ def test_saved_curves_are_shown_together_as_a_table_and_a_plot(tmp_path: Path, c
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     assert main(["adapt-curve", "--from-json", str(tmp_path / "bad.json")]) != 0
     assert "not a curve written by" in capsys.readouterr().err
+
+
+def test_parts_left_out_become_sources_and_may_not_take_test_items():
+    """scripts/leave_parts_out.py: the shift the fast settings are checked on (docs/ADAPT_CURVE.md)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("leave_parts_out", Path(__file__).parents[2] / "scripts" / "leave_parts_out.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rows = [{"id": "p9-0001", "text": "a", "label": "bug"}, {"id": "p1-0001", "text": "b", "label": "praise"},
+            {"id": "p10-0002", "text": "c", "label": "other"}, {"id": "p90-0001", "text": "d", "label": "bug"}]
+    kept, held = script.leave_out(rows, {"p9", "p10"}, test_ids={"p1-0001"})
+    assert [r["id"] for r in kept] == ["p1-0001", "p90-0001"]  # p90 is not p9
+    assert [(r["id"], r["source"]) for r in held] == [("p9-0001", "p9"), ("p10-0002", "p10")]
+    assert "source" not in rows[0]  # the caller's rows are not changed
+    with pytest.raises(SystemExit, match="1 item.*in the test split, e.g. 'p9-0001'"):
+        script.leave_out(rows, {"p9"}, test_ids={"p9-0001"})
