@@ -24,10 +24,13 @@ def scores(f1: float, recall: dict | None = None, held: float | None = None, n: 
         ("recall drop of 2 points is allowed", scores(0.86, {"bug": 0.88, "praise": 0.8}, 0.9, 25), True, (PASS, PASS, PASS)),
         ("held-out accuracy not better", scores(0.86, held=0.5, n=25), False, (PASS, PASS, FAIL)),
         ("too few held-out: skipped", scores(0.86, held=0.1, n=19), True, (PASS, PASS, SKIPPED)),
+        ("all held-out right before and after: skipped", scores(0.86, held=1.0, n=23), True, (PASS, PASS, SKIPPED)),
+        ("all held-out right before, one lost after", scores(0.86, held=22 / 23, n=23), False, (PASS, PASS, FAIL)),
     ],
 )
 def test_gate_rules(name, new, promote, statuses):
-    current = scores(0.85, held=0.5, n=25 if new.heldout_n >= 20 else new.heldout_n)
+    held_before = 1.0 if name.startswith("all held-out right before") else 0.5
+    current = scores(0.85, held=held_before, n=25 if new.heldout_n >= 20 else new.heldout_n)
     decision = decide(current, new, GateThresholds(f1_tolerance=0.5, recall_drop=3.0, min_heldout=20))
     assert decision.promote is promote, name
     assert tuple(c.status for c in decision.checks) == statuses, name
