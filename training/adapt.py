@@ -90,12 +90,13 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
     model_dir = config.model or latest_model_dir(paths.models_dir())
     current = load_model(model_dir)
     retrain = fast_retrain_settings(config)
-    test = split_examples(load_examples(retrain.data), load_splits(retrain.splits))["test"]
+    ours = load_examples(retrain.data)
+    test = split_examples(ours, load_splits(retrain.splits))["test"]
     old_test, _, old_outcomes = evaluate_model(current, test, [])  # the same for every simulated run
     wanted = {s.strip() for s in config.sources.split(",")} if config.sources else None
     groups = {name: items for name, items in group_sources(load_examples(config.data)).items()
               if len(items) >= config.min_source and (wanted is None or name in wanted)}
-    overlap = already_trained_on([e for items in groups.values() for e in items], load_examples(retrain.data))
+    overlap = already_trained_on([e for items in groups.values() for e in items], ours)
     if overlap:
         raise DataError(f"{len(overlap)} item(s) of {config.data} are also in {retrain.data}, e.g. {overlap[0].id!r}",
                         "simulate on items the model was not trained on: pass --train-data a copy of the data without them")
