@@ -71,8 +71,13 @@ def sample_corrections(items: list[Example], k: int, seed: int) -> tuple[list[Ex
 def already_trained_on(items: list[Example], train_data: list[Example]) -> list[Example]:
     """Items of the simulated sources whose text is in the data the fast retrain replays: the
     replay would teach them before the agent corrects them, and the curve would measure that."""
-    known = {normalise(e.text) for e in train_data} - {""}  # emoji-only texts all normalise to "": not the same text
-    return [e for e in items if normalise(e.text) in known]
+    known = {_text_key(e.text) for e in train_data}
+    return [e for e in items if _text_key(e.text) in known]
+
+
+def _text_key(text: str) -> str:
+    """The normalised text; emoji-only texts all normalise to "", so they are compared as written."""
+    return normalise(text) or text.strip()
 
 
 def fast_retrain_settings(config: AdaptConfig) -> RetrainConfig:

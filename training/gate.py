@@ -141,7 +141,7 @@ def decide(current: ModelScores, new: ModelScores, thresholds: GateThresholds = 
     elif current.heldout_accuracy >= 1.0 and new.heldout_accuracy >= 1.0:
         # Agents also confirm right answers, so a held-out sample can hold nothing the current
         # version gets wrong; "must improve" could never be met (it refused retrains that raised
-        # their source by 3.9 points: docs/ADAPT_CURVE.md). Nothing was lost either.
+        # their source by 3.8 points: docs/ADAPT_CURVE.md). Nothing was lost either.
         checks.append(Check("heldout_corrections", SKIPPED, f"the current version already answers all {new.heldout_n} held-out corrections right, and so does the new one"))
     else:
         better = new.heldout_accuracy > current.heldout_accuracy

@@ -55,6 +55,7 @@ def test_items_the_replay_would_teach_are_found_whatever_their_case_and_spacing(
     simulated = [Example("x-1", "the cli crashes on start", "bug"), Example("x-2", "where is the export button?", "question"), Example("x-3", "😂😂", "other")]
     assert [e.id for e in already_trained_on(simulated, ours)] == ["x-1"]
     assert already_trained_on(simulated, ours[1:]) == []
+    assert [e.id for e in already_trained_on([Example("x-4", " 👍", "other")], ours)] == ["x-4"]  # the same emoji-only text
 
 
 def test_curve_table_averages_seeds_and_counts_promotions():

@@ -26,6 +26,7 @@ def scores(f1: float, recall: dict | None = None, held: float | None = None, n: 
         ("too few held-out: skipped", scores(0.86, held=0.1, n=19), True, (PASS, PASS, SKIPPED)),
         ("all held-out right before and after: skipped", scores(0.86, held=1.0, n=23), True, (PASS, PASS, SKIPPED)),
         ("all held-out right before, one lost after", scores(0.86, held=22 / 23, n=23), False, (PASS, PASS, FAIL)),
+        ("all held-out right after only: judged, and better", scores(0.86, held=1.0, n=25), True, (PASS, PASS, PASS)),
     ],
 )
 def test_gate_rules(name, new, promote, statuses):
