@@ -48,6 +48,7 @@ class Point:
     reasons: list[str] = field(default_factory=list)
     minutes: float = 0.0
     gate_alpha: float | None = None  # the gate's chance level (None: a run from before the gate asked McNemar's test)
+    settings: dict[str, Any] | None = None  # the fast retrain's settings and replayed data (None: a run from before they were kept)
 
 
 def group_sources(examples: list[Example]) -> dict[str, list[Example]]:
@@ -85,6 +86,13 @@ def fast_retrain_settings(config: AdaptConfig) -> RetrainConfig:
     model trained without some of our parts never sees them again through the replay."""
     return RetrainConfig(data=config.train_data, replay=config.replay, fast_epochs=config.fast_epochs, fast_learning_rate=config.fast_learning_rate,
                          fast_freeze=config.fast_freeze, gate_alpha=config.gate_alpha, fast=True)
+
+
+def round_settings(config: AdaptConfig) -> dict[str, Any]:
+    """What each simulated round was trained with, kept with its point: curves made with other
+    settings or another replay file must not be averaged together by ``--from-json``."""
+    return {"replay": config.replay, "fast_epochs": config.fast_epochs, "fast_learning_rate": config.fast_learning_rate,
+            "fast_freeze": config.fast_freeze, "heldout_fraction": config.heldout_fraction, "train_data": str(config.train_data)}
 
 
 def run_adapt_curve(config: AdaptConfig) -> list[Point]:
@@ -129,7 +137,7 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
                     before = predict_proba(current, [e.text for e in rest]).argmax(axis=1)
                     after = predict_proba(adapted, [e.text for e in rest]).argmax(axis=1)
                     point = Point(name, k, seed, source_scores(truth, before)["macro_f1"], source_scores(truth, after)["macro_f1"], len(rest),
-                                  decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2), retrain.gate_alpha)
+                                  decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2), retrain.gate_alpha, round_settings(config))
                     logger.info("adapt %s k=%d seed=%d: %.3f -> %.3f (%s, %.1f min)", name, k, seed, point.before_macro_f1, point.after_macro_f1,
                                 "promoted" if point.promoted else "refused", point.minutes)
                     points.append(point)
@@ -161,6 +169,11 @@ def load_points(files: list[Path]) -> list[Point]:
         except (OSError, ValueError, TypeError) as exc:
             raise DataError(f"{path}: not a curve written by `feedback adapt-curve --out` ({exc})", "pass the JSON files that --out wrote") from None
         for point in rows:
+            earlier = next((p.settings for p in points.values() if p.settings is not None), None)
+            if point.settings is not None and earlier is not None and point.settings != earlier:
+                changed = sorted(key for key in set(point.settings) | set(earlier) if point.settings.get(key) != earlier.get(key))
+                raise DataError(f"{path}: made with other fast-retrain settings than the files before it ({', '.join(changed)})",
+                                "show each setting's curves with their own --from-json")
             key = (point.source, point.k, point.seed)
             if key in points:  # the same simulated agent twice would weigh double in the mean
                 logger.warning("%s: %s k=%d seed=%d is already in an earlier file; the later one is kept", path, *key)

@@ -9,6 +9,7 @@ import pytest
 
 from training.adapt import Point, already_trained_on, curve_table, fast_retrain_settings, group_sources, sample_corrections
 from training.config import AdaptConfig, RetrainConfig
+from client.core.errors import DataError
 from training.data import Example
 from training.retrain import new_version_config
 
@@ -102,6 +103,7 @@ def test_a_simulated_round_trains_in_a_scratch_folder_and_reports_the_gate(tiny_
     assert isinstance(points[0].promoted, bool) and (points[0].promoted or points[0].reasons)
     assert json.loads(out.read_text())[0]["source"] == "handmade"
     assert json.loads(out.read_text())[0]["gate_alpha"] == AdaptConfig.gate_alpha  # which gate decided is kept with the curve
+    assert json.loads(out.read_text())[0]["settings"]["fast_epochs"] == 1.0  # and what the rounds were trained with
     assert sorted(p.name for p in tiny_model.out_dir.parent.iterdir()) == models_before  # nothing kept beside the model
 
 
@@ -124,6 +126,21 @@ def test_saved_curves_are_shown_together_as_a_table_and_a_plot(tmp_path: Path, c
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     assert main(["adapt-curve", "--from-json", str(tmp_path / "bad.json")]) != 0
     assert "not a curve written by" in capsys.readouterr().err
+
+
+def test_curves_made_with_other_settings_are_not_averaged_together(tmp_path: Path):
+    import json
+
+    from training.adapt import load_points, round_settings
+
+    b, e3 = round_settings(AdaptConfig()), round_settings(AdaptConfig(fast_epochs=3.0))
+    files = {name: tmp_path / f"{name}.json" for name in ("b0", "b1", "e3", "old")}
+    for name, seed, settings in (("b0", 0, b), ("b1", 1, b), ("e3", 2, e3), ("old", 3, None)):
+        files[name].write_text(json.dumps([Point("p9", 100, seed, 0.8, 0.9, 60, True, [], 2.0, 0.05, settings).__dict__]), encoding="utf-8")
+    assert [p.seed for p in load_points([files["b0"], files["b1"], files["old"]])] == [0, 1, 3]  # a run from before settings were kept joins
+    with pytest.raises(DataError, match="e3.json: made with other fast-retrain settings.*fast_epochs"):
+        load_points([files["b0"], files["e3"]])
+    assert round_settings(AdaptConfig(train_data=tmp_path / "x.jsonl"))["train_data"] == str(tmp_path / "x.jsonl")
 
 
 def test_parts_left_out_become_sources_and_may_not_take_test_items():
