@@ -30,7 +30,7 @@ from training.config import AdaptConfig, RetrainConfig
 from training.data import Example, load_examples, load_splits, split_examples
 from training.evaluate import source_group, source_scores
 from training.gate import decide
-from training.datacheck import normalise
+from training.datacheck import normalise, text_key
 from training.retrain import evaluate_model, in_heldout, new_version_config, scores
 
 logger = logging.getLogger(__name__)
@@ -72,13 +72,8 @@ def sample_corrections(items: list[Example], k: int, seed: int) -> tuple[list[Ex
 def already_trained_on(items: list[Example], train_data: list[Example]) -> list[Example]:
     """Items of the simulated sources whose text is in the data the fast retrain replays: the
     replay would teach them before the agent corrects them, and the curve would measure that."""
-    known = {_text_key(e.text) for e in train_data}
-    return [e for e in items if _text_key(e.text) in known]
-
-
-def _text_key(text: str) -> str:
-    """The normalised text; emoji-only texts all normalise to "", so they are compared as written."""
-    return normalise(text) or text.strip()
+    known = {text_key(e.text) for e in train_data}
+    return [e for e in items if text_key(e.text) in known]
 
 
 def fast_retrain_settings(config: AdaptConfig) -> RetrainConfig:

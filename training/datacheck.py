@@ -52,6 +52,12 @@ def normalise(text: str) -> str:
     return " ".join(words(text))
 
 
+def text_key(text: str) -> str:
+    """What two texts must share to be the same item: the normalised text, or the text as
+    written when it has no words (emoji-only texts all normalise to "")."""
+    return normalise(text) or text.strip()
+
+
 def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
     w = words(text)
     if len(w) < n:
@@ -112,7 +118,7 @@ def check_duplicates(file: str, items: Sequence[Item], split_of: dict[str, str] 
     problems = []
     seen: dict[str, Item] = {}
     for item in items:
-        key = normalise(item.text) or item.text.strip()  # emoji-only texts have no words
+        key = text_key(item.text)
         if key in seen:
             other = seen[key]
             problems.append(Problem(file, item.line, f"exact duplicate of line {other.line}{_across(item, other, split_of)}"))
@@ -147,10 +153,10 @@ def check_overlap(file: str, items: Sequence[Item], other_file: str, others: Seq
     """Items that repeat or nearly repeat an item of another of our files (e.g. the
     development set against the training data: a model must not be picked on items it saw)."""
     problems = []
-    keys = {normalise(o.text) or o.text.strip(): o for o in others}
+    keys = {text_key(o.text): o for o in others}
     exact = set()
     for pos, item in enumerate(items):
-        other = keys.get(normalise(item.text) or item.text.strip())
+        other = keys.get(text_key(item.text))
         if other is not None:
             exact.add(pos + len(others))
             problems.append(Problem(file, item.line, f"exact duplicate of {other_file}:{other.line}"))
