@@ -206,6 +206,39 @@ def test_a_key_renewed_by_another_process_is_picked_up(secured):
     assert client.session._key == other._key == read_key(key_file, "inference")  # taken from the file, not renewed again
 
 
+def test_a_client_of_short_keys_renews_once_not_before_every_request(secured):
+    """Keys shorter than the renewal margin (60 s) once made every request renew first."""
+    client = InferenceClient(secured["urls"]["inference"], _key_file(secured), timeout=60)
+    client.session._key = "stale"  # so the first request renews and learns how long keys live
+    seen = []
+    for text in ("the app crashes", "please add dark mode", "how do I log out?", "great support", "nothing works"):
+        assert client.classify(text).label
+        seen.append(client.session._key)
+    assert len(set(seen)) == 1 and seen[0] == read_key(_key_file(secured), "inference")
+
+
+def test_threads_that_all_want_a_renewal_renew_the_key_once(secured, caplog):
+    """Threads of one client that find the key close to expiry together wait for one another
+    at the renewal: the first renews, the others take its key instead of replacing it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    caplog.set_level("INFO", logger="client.core.api")
+    client = InferenceClient(secured["urls"]["inference"], _key_file(secured), timeout=60)
+    client.session._key = "stale"
+    together = threading.Barrier(4)
+
+    def renew(_: int) -> bool:
+        together.wait()
+        return client.session.renew_key()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(renew, range(4)))
+    assert sum("renewed the inference key" in r.getMessage() for r in caplog.records) == 1
+    assert client.session._key == read_key(_key_file(secured), "inference")
+    assert client.classify("order 4411 arrived late and support never answered").label
+
+
 # -- logs ------------------------------------------------------------------------------
 
 
