@@ -52,6 +52,8 @@ class TrainConfig:
     learning_rate: float = _help("Peak learning rate (linear decay with warm-up).", default=1e-4)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
     label_smoothing: float = _help("Label smoothing factor of the cross-entropy loss.", default=0.0)
+    token_mask: float = _help("Share of each training text's word pieces replaced by the mask token, drawn anew at every step "
+                              "(training/masking.py); 0: none. Evaluation and serving read the whole text.", default=0.0)
     augment: float = _help("Add envelope-augmented copies (greetings, sign-offs, footers, quoted replies, typos; "
                            "training/augment.py) of this share of the training items; 0: none.", default=0.0)
     # Chosen on the development set (docs/MODEL_REPORT.md, Experiments): clean-up with 60% head
@@ -108,6 +110,8 @@ class TrainConfig:
             raise ValueError(f"augment must be between 0 and 1. But it was: {self.augment}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1). But it was: {self.label_smoothing}")
+        if not 0 <= self.token_mask <= 0.5:
+            raise ValueError(f"token_mask must be between 0 and 0.5. But it was: {self.token_mask}")
         if self.epochs <= 0:
             raise ValueError(f"epochs must be > 0. But it was: {self.epochs}")
         if self.freeze_layers < 0:

@@ -279,6 +279,12 @@ def train(
 
         train_ds = train_ds.add_column("teacher_logits", teacher.logits.tolist())  # map keeps row order
         trainer_class = distillation_trainer(config.distill_weight, config.distill_temperature)
+    if config.token_mask > 0:
+        from training.masking import masking_trainer
+
+        if tokenizer.mask_token_id is None:
+            raise ModelError(f"{config.base_model}: its tokenizer has no mask token to mask with", "train it with --token-mask 0")
+        trainer_class = masking_trainer(trainer_class, config.token_mask, tokenizer.mask_token_id, tokenizer.all_special_ids)
     val_ds = to_dataset(select).map(tokenize, batched=True, remove_columns=["text"])
 
     with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=out_dir.parent) as scratch:
