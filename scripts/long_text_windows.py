@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--external", type=Path, default=paths.external_eval_file())
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", type=Path, action="append", default=[], help="measure on this labelled JSONL instead of the usual sets (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     loaded = load_model(args.model)
@@ -93,6 +94,8 @@ def main() -> None:
         "our held-back messy set": load_examples(paths.package_file("training", "data", "holdout.jsonl")),
         "external set (reported)": load_examples(args.external),
     }
+    if args.only:
+        sets = {str(path): load_examples(path) for path in args.only}
     print(f"| set | reading | macro-F1 | ECE | accuracy over {LONG_WORDS} words |\n|---|---|---:|---:|---:|")
     for name, items in sets.items():
         texts, gold = [e.text for e in items], np.array([e.label for e in items])

@@ -77,6 +77,12 @@ def dev_file() -> Path:
     return package_file("training", "data", "dev.jsonl")
 
 
+def long_dev_file() -> Path:
+    """Our development set of long texts (over 80 words each), written by authors told nothing
+    about where a message's deciding sentence goes: picks how a long text is read."""
+    return package_file("training", "data", "dev_long.jsonl")
+
+
 def holdout_file() -> Path:
     """Our held-back messy set: written by a third hand in inbox voices; measured only, never
     trained on or used to pick a model (``feedback compare``)."""

@@ -125,10 +125,21 @@ def test_the_development_set_is_clean_balanced_and_apart_from_the_training_data(
     assert len(labels) >= 400 and min(labels.count(label) for label in set(labels)) >= 40 and len(set(labels)) == 8
 
 
+def test_the_long_development_set_is_clean_long_balanced_and_apart_from_the_other_sets() -> None:
+    """It picks how long texts are read, so it must be long, and share nothing with the
+    training data or the other development set."""
+    long_dev = paths.long_dev_file()
+    assert check_file(long_dev, paths.eval_dir(), None, others=[paths.data_file(), paths.dev_file()]) == []
+    rows = [json.loads(line) for line in long_dev.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels = [row["label"] for row in rows]
+    assert len(rows) >= 250 and len(set(labels)) == 8 and min(labels.count(label) for label in set(labels)) >= 30
+    assert min(len(row["text"].split()) for row in rows) > 80 and all(row["channel"] for row in rows)
+
+
 def test_the_held_back_set_is_clean_balanced_and_apart_from_training_and_development_data() -> None:
-    """It judges models that were chosen on the development set, so it may share nothing with either."""
+    """It judges models that were chosen on the development sets, so it may share nothing with them."""
     holdout = paths.holdout_file()
-    assert check_file(holdout, paths.eval_dir(), None, others=[paths.data_file(), paths.dev_file()]) == []
+    assert check_file(holdout, paths.eval_dir(), None, others=[paths.data_file(), paths.dev_file(), paths.long_dev_file()]) == []
     rows = [json.loads(line) for line in holdout.read_text(encoding="utf-8").splitlines() if line.strip()]
     labels = [row["label"] for row in rows]
     assert len(rows) >= 400 and len(set(labels)) == 8 and min(labels.count(label) for label in set(labels)) >= 45

@@ -17,7 +17,7 @@ def check(args: argparse.Namespace, _config: None) -> int:
     from training.data import load_splits
     from training.datacheck import check_file
 
-    files = [Path(args.file)] if args.file else [paths.data_file(), paths.dev_file(), paths.holdout_file()]
+    files = [Path(args.file)] if args.file else [paths.data_file(), paths.dev_file(), paths.long_dev_file(), paths.holdout_file()]
     eval_dir = None if args.no_eval else paths.eval_dir()
     failed = 0
     for path in files:
@@ -29,9 +29,13 @@ def check(args: argparse.Namespace, _config: None) -> int:
         splits_path = Path(args.splits) if args.splits else (paths.splits_file() if path == paths.data_file() else None)
         if splits_path is not None and splits_path.exists():
             splits = load_splits(splits_path)
-        # The development set picks models and the held-back set judges them: none of their
-        # items may be in the training data (nor the held-back set's in the development set).
-        others = {paths.dev_file(): [paths.data_file()], paths.holdout_file(): [paths.data_file(), paths.dev_file()]}.get(path, []) if not args.file else []
+        # The development sets pick models and the held-back set judges them: none of their
+        # items may be in the training data (nor in a set checked before them).
+        others = {
+            paths.dev_file(): [paths.data_file()],
+            paths.long_dev_file(): [paths.data_file(), paths.dev_file()],
+            paths.holdout_file(): [paths.data_file(), paths.dev_file(), paths.long_dev_file()],
+        }.get(path, []) if not args.file else []
         problems = check_file(path, eval_dir, splits, others=others)
         for problem in problems:
             print(problem)
@@ -73,9 +77,9 @@ def register(subparsers: Any) -> None:
     data = subparsers.add_parser("data", help="check the dataset or update its split", description="Dataset tools.")
     inner = data.add_subparsers(dest="data_command", required=True, metavar="{check,split,teacher-targets}")
     c = add_command(inner, "check", "Validate a labelled JSONL: schema, labels, duplicates, near-duplicates, leakage. "
-                    "Without FILE: the training data (with its splits) and the development set, and the overlap between them.",
+                    "Without FILE: the training data (with its splits), the development sets and the held-back set, and the overlap between them.",
                     "feedback data check training/data/feedback.jsonl", check)
-    c.add_argument("file", nargs="?", help="JSONL to check (default: training/data/feedback.jsonl and training/data/dev.jsonl)")
+    c.add_argument("file", nargs="?", help="JSONL to check (default: training/data/feedback.jsonl, dev.jsonl, dev_long.jsonl and holdout.jsonl)")
     c.add_argument("--splits", help="split file to check against (default: training/data/splits.json for the default data)")
     c.add_argument("--no-eval", action="store_true", help="skip the leakage check against ../shared/eval")
     s = add_command(inner, "split", "Assign new items to train/validation; existing assignments (and the test split) never move.", "feedback data split", split)
