@@ -9,6 +9,7 @@ used. Chosen on our development set, the rest reported; docs/MODEL_REPORT.md
 ("Experiments") has the figures of one run:
 
     python scripts/long_text_windows.py --model /work/runs/default
+    python scripts/long_text_windows.py --model /work/runs/default --only training/data/dev_long.jsonl   # also by channel family
 
 Variants: windows overlapping by half, or side by side (the last one, aligned to the end,
 may overlap the one before); pooling by the mean of the windows' logits, the mean with the
@@ -21,6 +22,7 @@ Prints the forward passes and tokens each reading costs per set.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,22 @@ from training.evaluate import evaluate_predictions
 from training.inference import load_model
 
 LONG_WORDS = 80
+
+# Channel families of the long-text development set (its ``channel`` field), for the
+# accuracy of each reading by kind of message (docs/MODEL_REPORT.md, "A development set of
+# long texts"): the first family whose words appear in the channel's name.
+CHANNEL_FAMILIES = (
+    ("issue trackers", ("github_issue", "gitlab_issue")),
+    ("developer chat, mailing lists, Q&A", ("mailing", "stackoverflow", "discord", "slack", "release", "discussion")),
+    ("forums, Reddit", ("forum", "reddit")),
+    ("chat, phone, voicemail transcripts", ("voicemail", "phone", "chat")),
+    ("e-mail, letters, forms", ("email", "letter", "form")),
+)
+
+
+def channel_family(channel: str) -> str:
+    name = channel.lower()
+    return next((family for family, words in CHANNEL_FAMILIES if any(w in name for w in words)), "reviews, social, surveys")
 
 
 def windows(ids: list[int], max_length: int, stride: int) -> list[list[int]]:
@@ -96,6 +114,11 @@ def main() -> None:
     }
     if args.only:
         sets = {str(path): load_examples(path) for path in args.only}
+    channels = {}
+    for path in args.only:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if all("channel" in row for row in rows):
+            channels[str(path)] = np.array([channel_family(row["channel"]) for row in rows])
     print(f"| set | reading | macro-F1 | ECE | accuracy over {LONG_WORDS} words |\n|---|---|---:|---:|---:|")
     for name, items in sets.items():
         texts, gold = [e.text for e in items], np.array([e.label for e in items])
@@ -107,6 +130,10 @@ def main() -> None:
             predicted = np.array(LABELS)[proba.argmax(1)]
             long_acc = f"{(predicted[long_text] == gold[long_text]).mean():.3f} (n={long_text.sum()})" if long_text.any() else "-"
             print(f"| {name} | {reading} | {report.macro_f1:.4f} | {report.ece:.4f} | {long_acc} |", flush=True)
+            if name in channels:
+                family = channels[name]
+                by = ", ".join(f"{f} {(predicted[family == f] == gold[family == f]).mean():.2f} (n={(family == f).sum()})" for f in sorted(set(family)))
+                print(f"    accuracy by channel family: {by}", flush=True)
         for stride, (passes, tokens) in costs.items():
             print(f"cost, {name}, stride {stride}: {passes:.2f} forward passes per text, {tokens:.2f}x the tokens of head and tail", flush=True)
 
