@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from handler.feedback_handler import encode, prepare_text
+from handler.feedback_handler import encode, onnx_logits, prepare_text
 from training.calibration import probabilities
 from training.card import read_card, serving_temperature
 from client.core.errors import ModelError
@@ -90,8 +90,6 @@ def predict_logits(
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             if session is not None:
-                from handler.feedback_handler import onnx_logits
-
                 out[idx] = onnx_logits(session, tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="np"))
                 continue
             enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(device)
