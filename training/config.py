@@ -111,7 +111,7 @@ class TrainConfig:
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1). But it was: {self.label_smoothing}")
         if not 0 <= self.token_mask <= 0.5:
-            raise ValueError(f"token_mask must be between 0 and 0.5. But it was: {self.token_mask}")
+            raise ValueError(f"token_mask must be between 0 and 0.5 (more leaves a short text too few words to learn from). But it was: {self.token_mask}")
         if self.epochs <= 0:
             raise ValueError(f"epochs must be > 0. But it was: {self.epochs}")
         if self.freeze_layers < 0:

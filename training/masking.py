@@ -21,9 +21,8 @@ def mask_tokens(input_ids: Any, attention_mask: Any, share: float, mask_id: int,
     that open and close a text) are never masked."""
     import torch
 
-    maskable = attention_mask.bool()
-    for token in keep_ids:
-        maskable &= input_ids != token
+    keep = torch.tensor(sorted(set(keep_ids)), dtype=input_ids.dtype, device=input_ids.device)
+    maskable = attention_mask.bool() & ~torch.isin(input_ids, keep)
     draw = torch.rand(input_ids.shape, generator=generator, device=input_ids.device) < share
     return input_ids.masked_fill(maskable & draw, mask_id)
 

@@ -205,7 +205,8 @@ def start(config: ServeConfig) -> dict:
         text = console.read_text(errors="replace").strip()[-400:]
         raise ServerError(f"torchserve --start failed: {text}", f"see {console}")
     key_file = instance.key_file(state)
-    inst = {"urls": ports.urls(), "ports": ports.__dict__, "archive": archive, "key_file": str(key_file), "model_store": str(config.model_store.resolve())}
+    inst = {"urls": ports.urls(), "ports": ports.__dict__, "archive": archive, "key_file": str(key_file), "model_store": str(config.model_store.resolve()),
+            "key_seconds": round(config.key_minutes * 60)}
     instance.write_instance(state, inst)
     deadline = time.monotonic() + config.timeout
     client = None

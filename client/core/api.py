@@ -127,8 +127,6 @@ class Session:
     renew_margin: float = 60.0
     _http: requests.Session = field(default_factory=requests.Session, repr=False)
     _key: str | None = field(default=None, repr=False)
-    # Seconds a key issued by this session's last renewal was valid for; None until then.
-    _lifetime: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -143,13 +141,14 @@ class Session:
 
     def _expires_soon(self) -> bool:
         """True when the key has less than the renewal margin left. The margin is at most half
-        the lifetime of the keys this server issues (known after one renewal): with keys
-        shorter than ``renew_margin`` every request would renew first, and requests in
-        flight on other threads would be refused with the key just replaced."""
+        the lifetime of this server's keys (``instance.key_lifetime``): with keys shorter than
+        ``renew_margin`` every request would renew first, and every other client of the same
+        key file would then be refused with the key just replaced."""
         expiry = instance.key_expiry(self.key_file, self.key_kind)
         if expiry is None:
             return False
-        margin = self.renew_margin if self._lifetime is None else min(self.renew_margin, self._lifetime / 2)
+        lifetime = instance.key_lifetime(self.key_file)
+        margin = self.renew_margin if lifetime is None else min(self.renew_margin, lifetime / 2)
         return (expiry - datetime.now(timezone.utc)).total_seconds() < margin
 
     def renew_key(self, refused: str | None = None) -> bool:
@@ -167,17 +166,15 @@ class Session:
         """
         with _RENEWAL_LOCK:
             current = read_key(self.key_file, self.key_kind)
-            old = refused if refused is not None else self._key
-            if current and (current != old or refused is None) and not self._expires_soon():
-                # Renewed while we waited for the lock (another thread or process), or, when
-                # nothing was refused, not close to expiry any more: renewing again would
-                # make that fresh key stale for the requests already using it.
+            if current and current != refused and not self._expires_soon():
+                # The file holds a key with time left that was not refused: another thread or
+                # process renewed it (perhaps while we waited for the lock), or the server
+                # restarted. Renewing again would make it stale for everyone already using it.
                 self._key = current
                 return True
             api_key = read_key(self.key_file, "API")
             if not api_key or not self.renew_url:
                 return False
-            asked = datetime.now(timezone.utc)
             try:
                 response = self._http.request(
                     "POST", f"{self.renew_url.rstrip('/')}/token", params={"type": self.key_kind}, headers={"Authorization": f"Bearer {api_key}"}, timeout=self.timeout
@@ -188,8 +185,6 @@ class Session:
                 logger.warning("renewing the %s key failed (%s)", self.key_kind, response.status_code)
                 return False
             self._key = read_key(self.key_file, self.key_kind)
-            expiry = instance.key_expiry(self.key_file, self.key_kind)
-            self._lifetime = None if expiry is None else (expiry - asked).total_seconds()
             logger.info("renewed the %s key", self.key_kind)
             return True
 

@@ -115,6 +115,16 @@ def key_expiry(key_file: Path | None, kind: str) -> datetime | None:
     return when.replace(tzinfo=timezone.utc)
 
 
+def key_lifetime(key_file: Path | None) -> float | None:
+    """Seconds a key of ``key_file`` lives from its issue (``feedback serve start
+    --key-minutes``, recorded beside it in ``instance.json``); None when unknown."""
+    if key_file is None:
+        return None
+    seconds = (read_instance(Path(key_file).parent) or {}).get("key_seconds")
+    ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 < seconds < float("inf")
+    return float(seconds) if ok else None
+
+
 def renewal_url(key_file: Path | None) -> str | None:
     """The management URL whose token API renews the keys of ``key_file``.
 
