@@ -115,25 +115,23 @@ def key_expiry(key_file: Path | None, kind: str) -> datetime | None:
     return when.replace(tzinfo=timezone.utc)
 
 
+def _instance_owning(key_file: Path | None) -> dict[str, Any]:
+    """What ``serve start`` recorded beside ``key_file``: TorchServe writes its keys into the
+    instance's state directory, next to ``instance.json``. Empty for a key file of a server
+    we did not start (a remote one)."""
+    return {} if key_file is None else read_instance(Path(key_file).parent) or {}
+
+
 def key_lifetime(key_file: Path | None) -> float | None:
     """Seconds a key of ``key_file`` lives from its issue (``feedback serve start
     --key-minutes``, recorded beside it in ``instance.json``); None when unknown."""
-    if key_file is None:
-        return None
-    seconds = (read_instance(Path(key_file).parent) or {}).get("key_seconds")
+    seconds = _instance_owning(key_file).get("key_seconds")
     ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 < seconds < float("inf")
     return float(seconds) if ok else None
 
 
 def renewal_url(key_file: Path | None) -> str | None:
-    """The management URL whose token API renews the keys of ``key_file``.
-
-    Keys are written into the instance's state directory beside ``instance.json``, so the
-    instance that owns a key file is the one recorded next to it; None for a key file of
-    a server we did not start (a remote one), whose keys we cannot renew.
-    """
-    if key_file is None:
-        return None
-    inst = read_instance(Path(key_file).parent) or {}
-    url = inst.get("urls", {}).get("management")
+    """The management URL whose token API renews the keys of ``key_file``; None for a key
+    file of a server we did not start (a remote one), whose keys we cannot renew."""
+    url = _instance_owning(key_file).get("urls", {}).get("management")
     return url if isinstance(url, str) else None

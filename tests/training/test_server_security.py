@@ -222,7 +222,7 @@ def test_clients_of_short_keys_do_not_renew_before_every_request(secured, caplog
     assert first.session._key == second.session._key == read_key(key_file, "inference")
 
 
-def test_threads_that_all_want_a_renewal_renew_the_key_once(secured, caplog):
+def test_threads_that_all_want_a_renewal_renew_the_key_at_most_once(secured, caplog):
     """Threads of one client that ask for a renewal together wait for one another at the
     renewal: at most the first renews, the others take the file's key instead of replacing it."""
     import threading
