@@ -38,6 +38,12 @@ DEFAULT_MAX_ITEMS = 256
 EXPLAIN_MAX_UNITS = 40
 EXPLAIN_MAX_ITEMS = 16
 CHARS_PER_TOKEN_CAP = 24  # no word-piece is longer; cutting here first keeps a 1 MB text cheap
+# Windows read per long text, besides head and tail. ``prepare_text`` keeps at most
+# max_length x 24 characters, 600 to 700 word pieces of English (about 10 windows overlapping
+# by half), so ordinary text never reaches the bound; text of one-character pieces (a pasted
+# hex dump, emoji) could make one item cost 48 forward passes. Past the bound the windows
+# spread out over the whole text, and if that leaves gaps the item is flagged truncated.
+MAX_WINDOWS = 16
 FORM_HINT = "send the text as the request body with Content-Type: text/plain, or JSON {\"text\": \"...\"}"
 
 
@@ -338,13 +344,70 @@ def head_tail(ids: list[int], max_length: int, head_share: float = 1.0) -> tuple
 
 
 def encode(tokenizer: Any, texts: list[str], max_length: int, head_share: float = 1.0) -> tuple[list[list[int]], list[bool]]:
-    """Tokenize once, then cut each text to ``max_length`` tokens by ``head_tail``.
+    """Tokenize once, then cut each text to ``max_length`` tokens by ``head_tail``: what
+    training reads. Evaluation and serving read through ``encode_readings``, whose first
+    reading of every text is this one."""
+    sequences, _, cut = encode_readings(tokenizer, texts, max_length, head_share)
+    return sequences, cut
 
-    Training, evaluation and serving all encode through this function, so the model sees
-    the same tokens everywhere."""
+
+def windows(ids: list[int], max_length: int, stride: int) -> list[list[int]]:
+    """``ids`` (with its two special tokens) as windows of ``max_length`` tokens whose starts
+    are ``stride`` tokens apart, the last one ending at the text's end (it may overlap the one
+    before), each with the special tokens; a text that fits is its own one window."""
+    body, keep = ids[1:-1], max_length - 2
+    if len(body) <= keep:
+        return [list(ids)]
+    starts = [*range(0, len(body) - keep, stride), len(body) - keep]
+    return [[ids[0], *body[s : s + keep], ids[-1]] for s in starts]
+
+
+def readings(ids: list[int], max_length: int, head_share: float = 1.0, window_step: float = 0.0) -> tuple[list[list[int]], bool]:
+    """The token sequences the model reads for one text, and True when tokens went unread.
+
+    Always the head-and-tail cut (``head_tail``), the reading the model was trained on. With
+    ``window_step`` (> 0) a text longer than ``max_length`` is also read whole, in windows
+    (``windows``) each starting that share of a window after the one before (0.5: overlapping
+    by half, 1: side by side), and its logits are the mean over all of them (``pool_logits``):
+    a request buried in the middle of a long message is read too, and the head and tail still
+    count (docs/MODEL_REPORT.md, "Reading long texts whole")."""
+    cut, dropped = head_tail(ids, max_length, head_share)
+    if window_step <= 0 or not dropped:
+        return [cut], dropped
+    keep = max_length - 2
+    stride = max(1, int(keep * window_step))
+    beyond = len(ids) - 2 - keep  # word pieces past the first window
+    if beyond > stride * (MAX_WINDOWS - 1):  # spread MAX_WINDOWS windows over the whole text
+        stride = -(-beyond // (MAX_WINDOWS - 1))
+    return [cut, *windows(ids, max_length, stride)], stride > keep
+
+
+def encode_readings(
+    tokenizer: Any, texts: list[str], max_length: int, head_share: float = 1.0, window_step: float = 0.0
+) -> tuple[list[list[int]], list[int], list[bool]]:
+    """Tokenize once, then ``readings`` of each text: all sequences flat (to batch them
+    together), the index of the text each belongs to, and per text whether tokens went unread.
+    Evaluation and serving read through this function; training reads ``encode``."""
     encoded = tokenizer(texts, truncation=False, verbose=False)["input_ids"]
-    pairs = [head_tail(ids, max_length, head_share) for ids in encoded]
-    return [ids for ids, _ in pairs], [cut for _, cut in pairs]
+    sequences: list[list[int]] = []
+    owners: list[int] = []
+    dropped: list[bool] = []
+    for index, ids in enumerate(encoded):
+        read, unread = readings(ids, max_length, head_share, window_step)
+        sequences += read
+        owners += [index] * len(read)
+        dropped.append(unread)
+    return sequences, owners, dropped
+
+
+def pool_logits(rows: list[list[float]], owners: list[int], n_texts: int) -> list[list[float]]:
+    """The mean of each text's rows of logits (``owners``: the text of each row)."""
+    sums: list[list[float]] = [[] for _ in range(n_texts)]
+    counts = [0] * n_texts
+    for row, owner in zip(rows, owners):
+        sums[owner] = [a + b for a, b in zip(sums[owner], row)] if counts[owner] else list(row)
+        counts[owner] += 1
+    return [[value / counts[i] for value in total] for i, total in enumerate(sums)]
 
 
 def prepare_text(text: str, max_length: int, clean: bool = False, head_share: float = 1.0) -> tuple[str, bool, bool]:
@@ -645,6 +708,7 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         # How the model was trained to see text (older archives: plain head truncation).
         self.clean = bool(self.setup.get("clean_inbox", False))
         self.head_share = float(self.setup.get("head_share", 1.0))
+        self.window_step = float(self.setup.get("window_step", 0.0))  # older archives: head and tail only
         self.explain_units = int(self.setup.get("explain_max_units", EXPLAIN_MAX_UNITS))
         self.explain_items = int(self.setup.get("explain_max_items", EXPLAIN_MAX_ITEMS))
         self.initialized = True
@@ -709,10 +773,12 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
             text, item.cleaned, cut = prepare_text(item.text or "", max_length, self.clean, self.head_share)
             item.english = looks_english(text)
             prepared.append((text, cut))
-        ids, cut = encode(self.tokenizer, [text for text, _ in prepared], max_length, self.head_share) if todo else ([], [])
-        for item, row_logits, (_, text_cut), tokens_cut in zip(todo, self._forward(ids), prepared, cut):
+        texts = [text for text, _ in prepared]
+        sequences, owners, unread = encode_readings(self.tokenizer, texts, max_length, self.head_share, self.window_step) if todo else ([], [], [])
+        pooled = pool_logits(self._forward(sequences), owners, len(todo))
+        for item, row_logits, (_, text_cut), tokens_unread in zip(todo, pooled, prepared, unread):
             item.logits = row_logits
-            item.truncated = text_cut or tokens_cut
+            item.truncated = text_cut or tokens_unread
         elapsed_ms = (time.perf_counter() - start) * 1000
         metrics = self.context.metrics
         if any(not request.explain for request in parsed):
@@ -726,7 +792,9 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
 
     def _explain(self, items: list[Item], max_length: int) -> None:
         """Occlusion for each item (see ``occlusion_units``): the item's own token ids, then
-        the same ids without each unit, all scored in shared batches."""
+        the same ids without each unit, all scored in shared batches. It reads the head and
+        tail only, also when predictions read a long text in windows: occluding every window
+        would multiply the passes; the explanation's ``truncated`` says a text was cut."""
         if not items:
             return
         start = time.perf_counter()

@@ -1,12 +1,14 @@
 """Read a long text whole, in windows, instead of its head and tail? (a measurement)
 
-Today a text longer than the model's ``max_length`` tokens is cut to its head and tail
-(``handler/feedback_handler.py`` ``head_tail``), the way the model was trained. The
-alternative measured here reads all of it: consecutive windows of ``max_length`` tokens
-(each with the two special tokens; the last window ends at the text's end), every window
-classified, and the windows' logits pooled. Nothing is retrained; the saved temperature is
-used. Chosen on our development set, the rest reported; docs/MODEL_REPORT.md
-("Experiments") has the figures of one run:
+A text longer than the model's ``max_length`` tokens was trained on as its head and tail
+(``handler/feedback_handler.py`` ``head_tail``). The alternatives measured here read all of
+it: consecutive windows of ``max_length`` tokens (``windows``: each with the two special
+tokens; the last window ends at the text's end), every window classified, and the windows'
+logits pooled. Nothing is retrained; the saved temperature is used, so run it on a model
+whose card reads head and tail only (``--window-step 0``) or read the ranking, not the ECE.
+Chosen on our two development sets, the rest reported; docs/MODEL_REPORT.md ("A development
+set of long texts", "Reading long texts whole") has the figures. The reading chosen is
+served (``readings`` in the handler, ``--window-step 0.5``):
 
     python scripts/long_text_windows.py --model /work/runs/default
     python scripts/long_text_windows.py --model /work/runs/default --only training/data/dev_long.jsonl   # also by channel family
@@ -29,7 +31,7 @@ import numpy as np
 import torch
 
 from client.core.labels import LABELS
-from handler.feedback_handler import head_tail, prepare_text
+from handler.feedback_handler import head_tail, prepare_text, windows
 from training import paths
 from training.calibration import probabilities
 from training.data import load_examples, load_splits, split_examples
@@ -56,16 +58,6 @@ def channel_family(channel: str) -> str:
     return next((family for family, words in CHANNEL_FAMILIES if any(w in name for w in words)), "other channels")
 
 
-def windows(ids: list[int], max_length: int, stride: int) -> list[list[int]]:
-    """``ids`` (with its two special tokens) as windows of ``max_length`` tokens, ``stride``
-    tokens apart, the last one ending at the end; a text that fits is its own one window."""
-    body, keep = ids[1:-1], max_length - 2
-    if len(body) <= keep:
-        return [ids]
-    starts = [*range(0, len(body) - keep, stride), len(body) - keep]
-    return [[ids[0], *body[s : s + keep], ids[-1]] for s in starts]
-
-
 def logits_of(loaded, sequences: list[list[int]], batch: int = 32) -> np.ndarray:
     out = np.zeros((len(sequences), len(LABELS)), dtype=np.float32)
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
@@ -83,13 +75,14 @@ def variants(loaded, texts: list[str], costs: dict[int, tuple[float, float]]) ->
     settings = loaded.text_settings
     ids = loaded.tokenizer([prepare_text(t, loaded.max_length, **settings)[0] for t in texts], truncation=False, verbose=False)["input_ids"]
     cut = logits_of(loaded, [head_tail(x, loaded.max_length, settings["head_share"])[0] for x in ids])
-    out = {"head and tail (today)": cut}
+    out = {"head and tail": cut}
     keep = loaded.max_length - 2
     for stride in (keep // 2, keep):
         per_text = [windows(x, loaded.max_length, stride) for x in ids]
         flat = logits_of(loaded, [w for ws in per_text for w in ws])
         bounds = np.cumsum([0] + [len(ws) for ws in per_text])
         each = [flat[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+        # Windows alone; the readings "with head and tail" also pass each long text's cut once.
         costs[stride] = (len(flat) / len(texts), sum(map(len, (w for ws in per_text for w in ws))) / sum(min(len(x), loaded.max_length) for x in ids))
         out[f"windows, stride {stride}, mean"] = np.stack([w.mean(0) for w in each])
         out[f"windows, stride {stride}, mean with head and tail"] = np.stack([(w.sum(0) + cut[i]) / (len(w) + 1) if len(w) > 1 else cut[i] for i, w in enumerate(each)])
@@ -126,6 +119,8 @@ def main() -> None:
         texts, gold = [e.text for e in items], np.array([e.label for e in items])
         long_text = np.array([len(t.split()) > LONG_WORDS for t in texts])
         costs: dict[int, tuple[float, float]] = {}
+        long_share = sum(len(x) > loaded.max_length for x in loaded.tokenizer([prepare_text(t, loaded.max_length, **loaded.text_settings)[0] for t in texts],
+                                                                               truncation=False, verbose=False)["input_ids"]) / len(texts)
         for reading, logits in variants(loaded, texts, costs).items():
             proba = probabilities(logits, loaded.temperature)
             report = evaluate_predictions(list(gold), proba, texts)
@@ -137,7 +132,8 @@ def main() -> None:
                 by = ", ".join(f"{f} {(predicted[family == f] == gold[family == f]).mean():.2f} (n={(family == f).sum()})" for f in sorted(set(family)))
                 print(f"    accuracy by channel family: {by}", flush=True)
         for stride, (passes, tokens) in costs.items():
-            print(f"cost, {name}, stride {stride}: {passes:.2f} forward passes per text, {tokens:.2f}x the tokens of head and tail", flush=True)
+            print(f"cost, {name}, stride {stride}: {passes:.2f} forward passes per text for the windows, {passes + long_share:.2f} with head and tail, "
+                  f"{tokens:.2f}x the tokens of head and tail", flush=True)
 
 
 if __name__ == "__main__":

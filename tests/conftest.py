@@ -39,9 +39,10 @@ for var, sub in (
 ):
     os.environ[var] = str(_SESSION_ROOT / sub)
 
-# The session's model sees text through the whole pipeline (inbox clean-up, head and tail),
-# so the serving tests exercise it.
-TINY = {"epochs": 4.0, "max_length": 64, "max_train_items": 480, "batch_size": 16, "learning_rate": 2e-4, "patience": 4, "clean_inbox": True, "head_share": 0.75}
+# The session's model sees text through the whole pipeline (inbox clean-up, head and tail,
+# long texts read in windows), so the serving tests exercise it.
+TINY = {"epochs": 4.0, "max_length": 64, "max_train_items": 480, "batch_size": 16, "learning_rate": 2e-4, "patience": 4, "clean_inbox": True, "head_share": 0.75,
+        "window_step": 0.5}
 
 
 # Fixtures that start a real TorchServe: any test that uses one (directly or through another
@@ -137,15 +138,18 @@ def _tiny_cache_dir() -> Path | None:
 
     Training it takes one to two minutes alone and far longer beside other test runs. The key
     hashes the settings, our data, the handler and the training modules that shape the model,
-    so a change there trains it afresh; ``config.py`` is left out (every command's config lives
-    there), so a changed TrainConfig default needs ``FEEDBACK_TEST_CACHE=0`` once. A clean
-    machine, like CI, has no cache and always trains.
+    so a change there trains it afresh. Of ``config.py`` (every command's config lives there)
+    only TrainConfig's plain defaults count, so a changed default trains it afresh too. A
+    clean machine, like CI, has no cache and always trains.
     """
+    from training.config import TrainConfig
+
     if os.environ.get("FEEDBACK_TEST_CACHE", "1") == "0":
         return None
     root = Path(__file__).parents[1]
-    digest = hashlib.sha256(json.dumps(TINY, sort_keys=True).encode())
-    shaping = ("train.py", "averaging.py", "distill.py", "data.py", "calibration.py", "inference.py", "evaluate.py", "card.py")
+    defaults = {f.name: repr(f.default) for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    digest = hashlib.sha256(json.dumps([TINY, defaults], sort_keys=True).encode())
+    shaping = ("train.py", "averaging.py", "distill.py", "masking.py", "data.py", "calibration.py", "inference.py", "evaluate.py", "card.py")
     sources = [root / "handler" / "feedback_handler.py", *(root / "training" / name for name in shaping), *sorted((root / "training" / "data").glob("*.json*"))]
     for path in sources:
         digest.update(path.name.encode() + path.read_bytes())

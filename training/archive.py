@@ -15,7 +15,7 @@ import yaml
 from client.core.api import MODEL_NAME
 from client.core.errors import ModelError
 from training import paths
-from training.card import CARD, read_card, serving_temperature
+from training.card import CARD, card_reading, read_card, serving_temperature
 from training.config import ArchiveConfig
 from training.registry import archive_name, latest_model_dir
 
@@ -40,8 +40,7 @@ def model_config(card: dict, config: ArchiveConfig) -> dict:
             "version": str(card["version"]),
             "labels": list(card["labels"]),
             "max_length": int(card["hyperparameters"]["max_length"]),
-            "clean_inbox": bool(card["hyperparameters"].get("clean_inbox", False)),
-            "head_share": float(card["hyperparameters"].get("head_share", 1.0)),
+            **card_reading(card),
             "temperature": serving_temperature(card),
             "needs_review_threshold": float(card["needs_review_threshold"]),
             "threads": config.threads,

@@ -289,7 +289,7 @@ def onnx_figures(model_dir: Path, loaded: Any, texts: Sequence[str], fp32_rates:
         rates = {f"b{b}": round(inprocess_rate(onnx_forward(session), loaded.tokenizer, ids, b), 2) for b in (1, 32)}
         result.update({f"{key}_items_per_s": rates, f"{key}_speedup": {b: ratio(rate, fp32_rates[b]) for b, rate in rates.items()}})
     int8 = sessions["onnx_int8"]
-    scores = macro_f1_on_our_sets(loaded, lambda texts: predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, session=int8, **loaded.text_settings), eval_items)
+    scores = macro_f1_on_our_sets(loaded, lambda texts: predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, session=int8, **loaded.reading), eval_items)
     deltas = quality_deltas(fp32_scores, scores)
     return {**result, "onnx_int8_macro_f1": scores, "onnx_int8_macro_f1_delta": deltas, "onnx_int8_within_tolerance": int8_acceptable(deltas)}
 
@@ -463,7 +463,7 @@ def macro_f1_on_our_sets(loaded: Any, logits_of: Callable[[Sequence[str]], Any] 
     from training.inference import predict_logits
 
     if logits_of is None:
-        logits_of = lambda texts: predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)  # noqa: E731
+        logits_of = lambda texts: predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, **loaded.reading)  # noqa: E731
     sets = {"test": split_examples(load_examples(paths.data_file()), load_splits(paths.splits_file()))["test"], "dev": load_examples(paths.dev_file())}
     scores = {}
     for name, items in sets.items():
@@ -479,7 +479,7 @@ def quantized_figures(loaded: Any, quantized: Any, eval_items: int | None) -> di
     from training.inference import predict_logits
 
     scores = {"fp32": macro_f1_on_our_sets(loaded, None, eval_items),
-              "int8": macro_f1_on_our_sets(loaded, lambda texts: predict_logits(quantized, loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings), eval_items)}
+              "int8": macro_f1_on_our_sets(loaded, lambda texts: predict_logits(quantized, loaded.tokenizer, texts, loaded.max_length, **loaded.reading), eval_items)}
     deltas = quality_deltas(scores["fp32"], scores["int8"])
     return {"quantized_macro_f1": scores, "quantized_macro_f1_delta": deltas, "int8_within_tolerance": int8_acceptable(deltas)}
 

@@ -1,7 +1,8 @@
 """``feedback compare``: baselines and the fine-tuned model on the same split, one table.
 
-Evaluated on our fixed test split and on ``../shared/eval/external_eval.jsonl`` (per
-source too). The external set is only measured and reported, never trained or tuned on.
+Evaluated on our fixed test split, our two development sets (``dev.jsonl``, and
+``dev_long.jsonl`` of long texts), our held-back messy set and
+``../shared/eval/external_eval.jsonl`` (per source too). The external set is only measured and reported, never trained or tuned on.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class Row:
 
 
 HOLDOUT = "our held-back messy set"
+LONG_DEV = "our long-text development set"
+# Where each dataset's plots go, under the report's img/ folder.
+SLUGS = {"our test split": "test", "our development set": "dev", LONG_DEV: "long_dev", HOLDOUT: "holdout", "external eval": "external"}
 
 
 def _measure(system: Any, name: str, dataset: str, items: list[Example], train_seconds: float, threshold: float | None = None) -> Row:
@@ -51,6 +55,8 @@ def run_compare(config: CompareConfig) -> dict[str, Any]:
     datasets = {"our test split": test}
     if config.dev and config.dev.exists():
         datasets["our development set"] = load_examples(config.dev)
+    if config.long_dev and config.long_dev.exists():
+        datasets[LONG_DEV] = load_examples(config.long_dev)
     if config.holdout and config.holdout.exists():
         datasets[HOLDOUT] = load_examples(config.holdout)
     if config.external and config.external.exists():
@@ -99,7 +105,7 @@ def write_report(path: Path, rows: list[Row], model_dir: Path) -> None:
     sections = ["# Model report", "", "Written by `feedback compare`. Same training split for every system; the external set is measured only, never trained or tuned on.", "", format_table(rows), ""]
     for r in rows:
         if r.system.startswith("fine-tuned"):
-            slug = {"our test split": "test", "our development set": "dev", HOLDOUT: "holdout"}.get(r.dataset, "external")
+            slug = SLUGS[r.dataset]
             plots = save_plots(r.report, img / slug, title=f"({r.dataset})")
             sections += [f"## Fine-tuned model on {r.dataset}", "", "```", r.report.table(), "```", ""]
             sections += [f"![{p.stem}](img/{slug}/{p.name})" for p in plots] + [""]

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from handler.feedback_handler import encode, onnx_logits, prepare_text
+from handler.feedback_handler import encode, encode_readings, onnx_logits, pool_logits, prepare_text
 from training.calibration import probabilities
-from training.card import read_card, serving_temperature
+from training.card import card_reading, read_card, serving_temperature
 from client.core.errors import ModelError
 from client.core.labels import LABELS
 
@@ -42,8 +42,14 @@ class LoadedModel:
     @property
     def text_settings(self) -> dict[str, Any]:
         """How this model was trained to see text (older cards: no clean-up, head only)."""
-        hp = self.card.get("hyperparameters", {})
-        return {"clean": bool(hp.get("clean_inbox", False)), "head_share": float(hp.get("head_share", 1.0))}
+        reading = card_reading(self.card)
+        return {"clean": reading["clean_inbox"], "head_share": reading["head_share"]}
+
+    @property
+    def reading(self) -> dict[str, Any]:
+        """How this model reads text when it predicts: ``text_settings`` and the step of the
+        windows a long text is read in (older cards: 0, head and tail only)."""
+        return {**self.text_settings, "window_step": card_reading(self.card)["window_step"]}
 
 
 def load_model(model_dir: str | Path) -> LoadedModel:
@@ -75,16 +81,19 @@ def model_inputs(tokenizer: Any, texts: Sequence[str], max_length: int, clean: b
 
 def predict_logits(
     model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64, clean: bool = False, head_share: float = 1.0,
-    session: Any = None,
+    session: Any = None, window_step: float = 0.0,
 ) -> np.ndarray:
-    """Logits for ``texts``, shortest first in padded batches; from ``session`` (an exported
-    ONNX graph, ``onnx_session``) instead of the PyTorch model when one is given, prepared
-    the same way, so both are scored alike (``feedback bench``)."""
+    """Logits for ``texts`` as the served handler computes them (``encode_readings``: head
+    and tail, and with ``window_step`` a long text's windows too, pooled), shortest first
+    in padded batches; from ``session`` (an exported ONNX graph, ``onnx_session``) instead of
+    the PyTorch model when one is given, prepared the same way, so both are scored alike
+    (``feedback bench``)."""
     import torch
 
-    ids = model_inputs(tokenizer, texts, max_length, clean, head_share)
-    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    prepared = [prepare_text(t, max_length, clean, head_share)[0] for t in texts]
+    ids, owners, _ = encode_readings(tokenizer, prepared, max_length, head_share, window_step)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
     device = next(model.parameters()).device
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
@@ -94,10 +103,12 @@ def predict_logits(
                 continue
             enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(device)
             out[idx] = model(**enc).logits.float().cpu().numpy()
-    return out
+    if len(ids) == len(texts):  # one reading per text: nothing to pool
+        return out
+    return np.asarray(pool_logits(out.tolist(), owners, len(texts)), dtype=np.float32).reshape(len(texts), -1)
 
 
 def predict_proba(loaded: LoadedModel, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Calibrated probabilities (the model's fitted temperature applied)."""
-    logits = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, batch_size, **loaded.text_settings)
+    """Calibrated probabilities (the model's fitted temperature applied), read as served."""
+    logits = predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, batch_size, **loaded.reading)
     return probabilities(logits, loaded.temperature)

@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from training import config as cfg
 from training.archive import build_archive, serving_settings
-from training.card import read_card
+from training.card import card_reading, read_card
 from training.config import ArchiveConfig, RetrainConfig, TrainConfig
 from training.data import Example, data_hash, load_examples, load_splits, split_examples
 from training.datacheck import normalise
@@ -181,21 +181,22 @@ def new_version_config(config: RetrainConfig, out: Path, version: int, current_c
     """How the new version trains: the full recipe, or (``--fast``) a short continuation of the
     current version on the corrections plus a replayed stratified sample of our data, so
     it learns the new traffic without forgetting the old. A version that continues from the
-    current one sees text the way it did (clean-up, head and tail)."""
-    hp = (current_card or {}).get("hyperparameters", {}) if config.fast or config.start_from == "current" else {}
-    text = {key: hp[key] for key in ("clean_inbox", "head_share") if key in hp}
+    current one sees text the way it did (clean-up, head and tail, windows)."""
+    continues = (config.fast or config.start_from == "current") and current_card is not None
+    text = card_reading(current_card) if continues else {}
     # A full retrain is `feedback train`'s recipe, distillation from the saved logits included:
     # corrections never get a target (their ids are new, and a corrected text of ours is
     # dropped from the data or, relabelled, no longer matches its target's label). A fast
     # retrain does not distil: a short continuation on the corrections should move towards
     # them, not towards a teacher that never saw that traffic. Nor does it average its epochs:
     # its settings were chosen and measured without averaging (docs/ADAPT_CURVE.md). A full
-    # retrain averages, as `feedback train` does.
+    # retrain averages, as `feedback train` does. Nor does a fast retrain mask tokens: its
+    # settings were chosen and measured without masking (docs/ADAPT_CURVE.md).
     if config.fast:
         return TrainConfig(
             data=config.data, splits=config.splits, out=out, version=version, epochs=config.fast_epochs, max_length=config.max_length,
             max_train_items=config.replay, learning_rate=config.fast_learning_rate, seed=config.seed, patience=1, warmup_ratio=0.0,
-            freeze_layers=config.fast_freeze, teacher=None, average_epochs=False, **text,
+            freeze_layers=config.fast_freeze, teacher=None, average_epochs=False, token_mask=0.0, **text,
         )
     return TrainConfig(
         data=config.data, splits=config.splits, out=out, version=version, epochs=config.epochs, max_length=config.max_length,

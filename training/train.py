@@ -267,6 +267,9 @@ def train(
         logger.info("embeddings and the lowest %d encoder layers frozen", frozen)
 
     text_settings = {"clean": config.clean_inbox, "head_share": config.head_share}
+    # Training reads head and tail; evaluation, calibration and serving may also read a long
+    # text's windows, so the temperature and review threshold are fitted on what is served.
+    reading = {**text_settings, "window_step": config.window_step}
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
         ids = model_inputs(tokenizer, batch["text"], config.max_length, **text_settings)
@@ -340,15 +343,15 @@ def train(
             logger.info("serving the mean of the weights of epochs %s (the best on the %s and its neighbours)", ", ".join(f"{e:g}" for e in averaged_epochs), select_name)
     model.eval()
 
-    sel_logits = predict_logits(model, tokenizer, [e.text for e in select], config.max_length, **text_settings)
+    sel_logits = predict_logits(model, tokenizer, [e.text for e in select], config.max_length, **reading)
     sel_true = np.array([LABEL2ID[e.label] for e in select])
     temperature = fit_temperature(sel_logits, sel_true)
     sel_proba = probabilities(sel_logits, temperature)
     threshold = review_threshold(sel_proba.max(axis=1), sel_proba.argmax(axis=1) == sel_true)
     selection = evaluate_predictions([e.label for e in select], sel_proba, [e.text for e in select], review_threshold=threshold)
-    val_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["validation"]], config.max_length, **text_settings), temperature)
+    val_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["validation"]], config.max_length, **reading), temperature)
     validation = evaluate_predictions([e.label for e in parts["validation"]], val_proba, [e.text for e in parts["validation"]], review_threshold=threshold)
-    test_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["test"]], config.max_length, **text_settings), temperature)
+    test_proba = probabilities(predict_logits(model, tokenizer, [e.text for e in parts["test"]], config.max_length, **reading), temperature)
     test = evaluate_predictions([e.label for e in parts["test"]], test_proba, [e.text for e in parts["test"]], review_threshold=threshold)
 
     fold_temperature(model, temperature)

@@ -249,9 +249,16 @@ def test_server_side_batching_under_concurrent_load(api, shared_batching):
 def test_served_prediction_equals_in_process_prediction(api, tiny_model):
     from training.inference import load_model, predict_proba
 
-    texts = ["Refund me now, this is the third late delivery", "Is there an API for exporting contacts?"]
+    # The third is read in windows too (the session's model: TINY's window_step), and pooled
+    # the same way in both places.
+    story = "We moved the whole team over in spring and the first weeks were fine, lots of small things to learn. "
+    texts = ["Refund me now, this is the third late delivery", "Is there an API for exporting contacts?",
+             story * 3 + "Could you add a way to export every project as CSV at once? " + story * 3]
+    loaded = load_model(tiny_model.out_dir)
+    assert loaded.reading["window_step"] > 0 and len(loaded.tokenizer(texts[2])["input_ids"]) > 2 * loaded.max_length
     served = api.predict(json={"texts": texts}).json()
-    local = predict_proba(load_model(tiny_model.out_dir), texts)
+    local = predict_proba(loaded, texts)
+    assert served[2]["truncated"] is False  # read whole
     for body, row in zip(served, local):
         assert [body["scores"][label] for label in LABELS] == pytest.approx(row.tolist(), abs=1e-4)
 

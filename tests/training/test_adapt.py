@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from training.adapt import Point, already_trained_on, curve_table, fast_retrain_settings, group_sources, sample_corrections
-from training.config import AdaptConfig, RetrainConfig
+from training.config import AdaptConfig, RetrainConfig, TrainConfig
 from client.core.errors import DataError
 from training.data import Example
 from training.retrain import new_version_config
@@ -37,9 +37,20 @@ def test_fast_retrain_continues_briefly_on_a_replayed_sample(tmp_path: Path):
     full = new_version_config(RetrainConfig(), tmp_path / "v2", 2)
     assert (fast.max_train_items, fast.epochs, fast.learning_rate) == (600, 2.0, RetrainConfig.fast_learning_rate)
     assert fast.freeze_layers == RetrainConfig.fast_freeze
+    assert fast.token_mask == 0 and full.token_mask == TrainConfig().token_mask > 0  # a full retrain is feedback train's recipe
     assert full.max_train_items is None and full.epochs > fast.epochs and full.freeze_layers == 0
     with pytest.raises(ValueError, match="--fast continues from the current version"):
         RetrainConfig(fast=True, start_from="base")
+
+
+def test_a_fast_retrain_reads_text_as_the_current_version_does(tmp_path: Path):
+    card = {"hyperparameters": {"clean_inbox": True, "head_share": 0.75, "window_step": 0.5}}
+    fast = new_version_config(RetrainConfig(fast=True), tmp_path / "v2", 2, card)
+    assert (fast.clean_inbox, fast.head_share, fast.window_step) == (True, 0.75, 0.5)
+    assert new_version_config(RetrainConfig(fast=True), tmp_path / "v2", 2, {"hyperparameters": {}}).window_step == 0  # an older card
+    for step in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="window_step must be between 0"):
+            TrainConfig(window_step=step)
 
 
 def test_each_round_replays_the_training_data_it_is_given(tmp_path: Path):

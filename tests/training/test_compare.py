@@ -1,4 +1,4 @@
-"""`feedback compare` end to end on a small file: every system, both datasets, the report."""
+"""`feedback compare` end to end on a small file: every system, every dataset, the report."""
 
 from __future__ import annotations
 
@@ -34,8 +34,11 @@ def test_compare_writes_table_json_and_report(tiny_model, tmp_path, capsys):
     out_json = tmp_path / "compare.json"
     holdout = tmp_path / "holdout.jsonl"
     holdout.write_text("".join(line for i, line in enumerate(external.read_text(encoding="utf-8").splitlines(keepends=True)) if i % 2), encoding="utf-8")
+    long_dev = tmp_path / "dev_long.jsonl"
+    long_dev.write_text("".join(json.dumps({"id": f"l{i}", "text": " ".join([e.text] * 12), "label": e.label}) + "\n"
+                                for i, e in enumerate(load_examples(data)[::4])), encoding="utf-8")
     code = main(["compare", "--model", str(tiny_model.out_dir), "--data", str(data), "--splits", str(splits), "--external", str(external),
-                 "--holdout", str(holdout), "--report", str(report), "--json", str(out_json)])
+                 "--holdout", str(holdout), "--long-dev", str(long_dev), "--report", str(report), "--json", str(out_json)])
     assert code == 0
     table = capsys.readouterr().out
     for system in ("majority class", "TF-IDF + logistic regression", "frozen encoder + linear probe", "fine-tuned v1"):
@@ -43,6 +46,7 @@ def test_compare_writes_table_json_and_report(tiny_model, tmp_path, capsys):
     rows = json.loads(out_json.read_text())
     assert {(r["system"].split(" v")[0], r["dataset"]) for r in rows} >= {("fine-tuned", "our test split"), ("fine-tuned", "external eval"), ("fine-tuned", "our held-back messy set")}
     assert next(r for r in rows if r["dataset"] == "our held-back messy set")["n"] == len(holdout.read_text().splitlines())
+    assert next(r for r in rows if r["dataset"] == "our long-text development set")["n"] == len(long_dev.read_text().splitlines())
     external_row = next(r for r in rows if r["dataset"] == "external eval" and r["system"].startswith("fine-tuned"))
     assert set(external_row["by_source"]) == {"forum", "tweets"} and external_row["items_per_second"] > 0
     text = report.read_text()
@@ -50,6 +54,7 @@ def test_compare_writes_table_json_and_report(tiny_model, tmp_path, capsys):
     assert (report.parent / "img" / "test" / "confusion_matrix.png").exists()
     assert (report.parent / "img" / "external" / "reliability.png").exists()
     assert (report.parent / "img" / "holdout" / "reliability.png").exists()
+    assert (report.parent / "img" / "long_dev" / "reliability.png").exists()
 
 
 def test_the_hand_written_tail_of_the_report_survives_a_rewrite(tmp_path):

@@ -1,0 +1,28 @@
+"""The long-text measurement's channel families (scripts/long_text_windows.py): docs/MODEL_REPORT.md
+quotes its accuracy by family. Its windows are the handler's (tests/handler/test_long_text_reading.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "long_text_windows.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("long_text_windows", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("channel, family", [
+    ("github_issue", "issue trackers"), ("GitLab_Issue comment", "issue trackers"), ("support_email", "e-mail, letters, forms"),
+    ("app store review", "reviews, social, surveys"), ("voicemail transcript", "chat, phone, voicemail transcripts"),
+    ("fax", "other channels"),
+])
+def test_channels_fall_into_the_first_family_that_names_them(script, channel, family):
+    assert script.channel_family(channel) == family
