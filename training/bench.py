@@ -23,7 +23,6 @@ import platform
 import random
 import re
 import shutil
-import statistics
 import tempfile
 import threading
 import time
@@ -168,7 +167,7 @@ def format_table(result: dict[str, Any]) -> str:
     m = result["machine"]
     rows = [
         ("machine", f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, load average {m['load_average_1m']} at the start, {m.get('load_average_1m_end', '?')} at the end"),
-        ("model, texts", f"{result['model']} (v{result['version']}, {result['runtime']} on the server), {result['n_texts']} texts of {result['texts']}, {result['mean_tokens_per_text']} tokens on average"),
+        ("model, texts", f"{result['model']} (v{result['version']}, {result['runtime']} on the server), {result['n_texts']} texts of {result['texts']}, {result['mean_tokens_per_text']} tokens read per text in {result['passes_per_text']} forward passes"),
         ("peak fp32 matmul", f"{result['peak_matmul_gflops']:.0f} GFLOP/s ({m['threads']} threads) at the start, "
                              + _or_missing(result.get("peak_matmul_gflops_end"), "{:.0f}") + " at the end"),
         ("CPU time taken by the host", ", ".join(f"{phase} {_or_missing(share, '{:.0%}')}" for phase, share in m.get("steal_share", {}).items()) or "not recorded"),
@@ -242,7 +241,7 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 
 def inprocess_rate(model: Any, tokenizer: Any, ids: Sequence[Sequence[int]], batch: int, sort: bool = False) -> float:
-    """Items/s of the model over token ``ids`` in chunks of ``batch`` (file order, or all
+    """Sequences/s of the model over token ``ids`` in chunks of ``batch`` (file order, or all
     sorted by length), each chunk padded to its longest, after one warm-up chunk."""
     import torch
 
@@ -274,10 +273,11 @@ def onnx_figures(model_dir: Path, loaded: Any, texts: Sequence[str], fp32_rates:
     the handler's ``onnx_session``; and onnx-int8's macro-F1 on our sets (against
     ``fp32_scores``)."""
     from handler.feedback_handler import ONNX_FILE, ONNX_INT8_FILE, onnx_session
-    from training.inference import model_inputs, predict_logits
+    from training.inference import predict_logits, served_inputs
     from training.onnx_export import export_onnx, quantize_onnx
 
-    ids = model_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
+    ids, _ = served_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.reading)
+    per_text = len(texts) / len(ids)  # forward passes are timed; texts are what a user counts
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="feedback-bench-onnx-") as tmp:
         graphs = {"onnx": Path(tmp) / ONNX_FILE, "onnx_int8": Path(tmp) / ONNX_INT8_FILE}
@@ -286,7 +286,7 @@ def onnx_figures(model_dir: Path, loaded: Any, texts: Sequence[str], fp32_rates:
         sessions = {key: onnx_session(path, threads) for key, path in graphs.items()}  # loaded into memory: the files may go
     for key, session in sessions.items():
         logger.info("in-process %s", key)
-        rates = {f"b{b}": round(inprocess_rate(onnx_forward(session), loaded.tokenizer, ids, b), 2) for b in (1, 32)}
+        rates = {f"b{b}": round(inprocess_rate(onnx_forward(session), loaded.tokenizer, ids, b) * per_text, 2) for b in (1, 32)}
         result.update({f"{key}_items_per_s": rates, f"{key}_speedup": {b: ratio(rate, fp32_rates[b]) for b, rate in rates.items()}})
     int8 = sessions["onnx_int8"]
     scores = macro_f1_on_our_sets(loaded, lambda texts: predict_logits(loaded.model, loaded.tokenizer, texts, loaded.max_length, session=int8, **loaded.reading), eval_items)
@@ -487,24 +487,28 @@ def quantized_figures(loaded: Any, quantized: Any, eval_items: int | None) -> di
 def inprocess_figures(loaded: Any, quantized: Any, texts: Sequence[str], peak_gflops: float) -> dict[str, Any]:
     """In-process items/s and FLOP utilization at each batch size (texts in their order),
     the length-sorted b32 path, and int8 against fp32 at b32."""
-    from training.inference import model_inputs
+    from training.inference import served_inputs
 
-    ids = model_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.text_settings)
+    # The sequences the server reads (a long text's windows too), so that these anchors and
+    # the server's items/s count the same work; rates are of texts.
+    ids, _ = served_inputs(loaded.tokenizer, texts, loaded.max_length, **loaded.reading)
+    per_text = len(texts) / len(ids)
     shape = EncoderShape.from_config(loaded.model.config)
     lengths = [len(i) for i in ids]
     rates, utilization = {}, {}
     for b in BATCHES:
         logger.info("in-process fp32, batch %d", b)
-        rate = inprocess_rate(loaded.model, loaded.tokenizer, ids, b)
-        rates[f"b{b}"] = round(rate, 2)
+        rate = inprocess_rate(loaded.model, loaded.tokenizer, ids, b)  # sequences/s
+        rates[f"b{b}"] = round(rate * per_text, 2)
         utilization[f"b{b}"] = round(batches_flops(shape, lengths, b) / len(ids) * rate / (peak_gflops * 1e9), 3)
-    sorted_rate = inprocess_rate(loaded.model, loaded.tokenizer, ids, 32, sort=True)
-    int8_rate = inprocess_rate(quantized, loaded.tokenizer, ids, 32)
+    sorted_rate = inprocess_rate(loaded.model, loaded.tokenizer, ids, 32, sort=True) * per_text
+    int8_rate = inprocess_rate(quantized, loaded.tokenizer, ids, 32) * per_text
     return {
         "inprocess_items_per_s": rates,
         "flop_utilization": utilization,
         "inprocess_sorted_b32_items_per_s": round(sorted_rate, 2),
-        "mean_tokens_per_text": round(statistics.fmean(lengths), 1),
+        "mean_tokens_per_text": round(sum(lengths) / len(texts), 1),
+        "passes_per_text": round(len(ids) / len(texts), 2),
         "quantized_speedup": ratio(int8_rate, rates["b32"]),
     }
 

@@ -79,6 +79,17 @@ def model_inputs(tokenizer: Any, texts: Sequence[str], max_length: int, clean: b
     return encode(tokenizer, prepared, max_length, head_share)[0]
 
 
+def served_inputs(
+    tokenizer: Any, texts: Sequence[str], max_length: int, clean: bool = False, head_share: float = 1.0, window_step: float = 0.0
+) -> tuple[list[list[int]], list[int]]:
+    """Every token sequence the served handler passes through the model for ``texts`` (head
+    and tail, and a long text's windows: ``encode_readings``), flat, with the index of the text
+    each belongs to: what prediction costs as served (``feedback bench``)."""
+    prepared = [prepare_text(t, max_length, clean, head_share)[0] for t in texts]
+    sequences, owners, _ = encode_readings(tokenizer, prepared, max_length, head_share, window_step)
+    return sequences, owners
+
+
 def predict_logits(
     model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64, clean: bool = False, head_share: float = 1.0,
     session: Any = None, window_step: float = 0.0,
@@ -90,8 +101,7 @@ def predict_logits(
     (``feedback bench``)."""
     import torch
 
-    prepared = [prepare_text(t, max_length, clean, head_share)[0] for t in texts]
-    ids, owners, _ = encode_readings(tokenizer, prepared, max_length, head_share, window_step)
+    ids, owners = served_inputs(tokenizer, texts, max_length, clean, head_share, window_step)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
     device = next(model.parameters()).device
