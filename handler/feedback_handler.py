@@ -343,14 +343,6 @@ def head_tail(ids: list[int], max_length: int, head_share: float = 1.0) -> tuple
     return [ids[0], *ids[1 : 1 + head], *(ids[len(ids) - 1 - tail : -1] if tail else []), ids[-1]], True
 
 
-def encode(tokenizer: Any, texts: list[str], max_length: int, head_share: float = 1.0) -> tuple[list[list[int]], list[bool]]:
-    """Tokenize once, then cut each text to ``max_length`` tokens by ``head_tail``: what
-    training reads. Evaluation and serving read through ``encode_readings``, whose first
-    reading of every text is this one."""
-    sequences, _, cut = encode_readings(tokenizer, texts, max_length, head_share)
-    return sequences, cut
-
-
 def windows(ids: list[int], max_length: int, stride: int) -> list[list[int]]:
     """``ids`` (with its two special tokens) as windows of ``max_length`` tokens whose starts
     are ``stride`` tokens apart, the last one ending at the text's end (it may overlap the one
@@ -387,7 +379,8 @@ def encode_readings(
 ) -> tuple[list[list[int]], list[int], list[bool]]:
     """Tokenize once, then ``readings`` of each text: all sequences flat (to batch them
     together), the index of the text each belongs to, and per text whether tokens went unread.
-    Evaluation and serving read through this function; training reads ``encode``."""
+    Training, evaluation and serving all read through this function (training with no
+    windows), so the model sees the same tokens everywhere."""
     encoded = tokenizer(texts, truncation=False, verbose=False)["input_ids"]
     sequences: list[list[int]] = []
     owners: list[int] = []

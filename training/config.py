@@ -51,7 +51,8 @@ class TrainConfig:
     # 0.946 and 0.945 against 0.941 and 0.936 for 8 epochs without masking, both seeds over
     # 0.93 on our test split, and inside the 15-minute training budget on 2 cores.
     epochs: float = _help("Maximum training epochs (early stopping may end sooner).", default=5.0)
-    max_length: int = _help("Tokens kept per text; longer texts are truncated.", default=128)
+    max_length: int = _help("Tokens per text in training (longer texts: head and tail, --head-share) and per window when predicting (--window-step).",
+                            default=128)
     batch_size: int = _help("Training batch size.", default=16)
     learning_rate: float = _help("Peak learning rate (linear decay with warm-up).", default=1e-4)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from handler.feedback_handler import encode, encode_readings, onnx_logits, pool_logits, prepare_text
+from handler.feedback_handler import encode_readings, onnx_logits, pool_logits, prepare_text
 from training.calibration import probabilities
 from training.card import card_reading, read_card, serving_temperature
 from client.core.errors import ModelError
@@ -72,11 +72,11 @@ def load_model(model_dir: str | Path) -> LoadedModel:
 
 
 def model_inputs(tokenizer: Any, texts: Sequence[str], max_length: int, clean: bool = False, head_share: float = 1.0) -> list[list[int]]:
-    """Token ids exactly as the served handler builds them: inbox clean-up (when the model
-    uses it), then head and tail kept within ``max_length`` (``head_share`` 1.0: the head
-    only). One implementation, in ``handler/feedback_handler.py``."""
-    prepared = [prepare_text(t, max_length, clean, head_share)[0] for t in texts]
-    return encode(tokenizer, prepared, max_length, head_share)[0]
+    """Token ids of what training reads, one sequence per text: inbox clean-up (when the
+    model uses it), then head and tail kept within ``max_length`` (``head_share`` 1.0: the
+    head only), the first reading the served handler makes of every text (``served_inputs``).
+    One implementation, in ``handler/feedback_handler.py``."""
+    return served_inputs(tokenizer, texts, max_length, clean, head_share)[0]
 
 
 def served_inputs(
