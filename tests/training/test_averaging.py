@@ -72,7 +72,9 @@ def test_training_serves_the_averaged_weights_and_the_card_says_which_epochs(tmp
     from training.config import TrainConfig
     from training.train import train
 
-    settings = {"epochs": 2, "max_length": 32, "max_train_items": 64, "seed": 7, "patience": 2, "teacher": None}
+    # window_step 0: at 32 tokens nearly every evaluation text would be read in many windows,
+    # which costs minutes and is not what this test is about (tests/handler/test_long_text_reading.py).
+    settings = {"epochs": 2, "max_length": 32, "max_train_items": 64, "seed": 7, "patience": 2, "teacher": None, "window_step": 0.0}
     averaged = train(TrainConfig(out=tmp_path / "averaged", **settings))
     single = train(TrainConfig(out=tmp_path / "single", average_epochs=False, **settings))
     assert averaged.card["hyperparameters"]["averaged_epochs"] == [1.0, 2.0]
