@@ -44,7 +44,7 @@ LONG_WORDS = 80
 # accuracy of each reading by kind of message (docs/MODEL_REPORT.md, "A development set of
 # long texts"): the first family whose words appear in the channel's name.
 CHANNEL_FAMILIES = (
-    ("issue trackers", ("github_issue", "gitlab_issue")),
+    ("issue trackers", ("github_issue", "gitlab_issue", "jira", "bugzilla", "redmine")),
     ("developer chat, mailing lists, Q&A", ("mailing", "stackoverflow", "discord", "slack", "release", "discussion")),
     ("forums, Reddit", ("forum", "reddit")),
     ("chat, phone, voicemail transcripts", ("voicemail", "phone", "chat", "app-message")),
