@@ -45,7 +45,7 @@ for var, sub in (
 # answer (the top words of an obvious bug report); masking has tests of its own
 # (tests/training/test_masking.py).
 TINY = {"epochs": 4.0, "max_length": 64, "max_train_items": 480, "batch_size": 16, "learning_rate": 2e-4, "patience": 4, "clean_inbox": True, "head_share": 0.75,
-        "window_step": 0.5, "token_mask": 0.0}
+        "window_step": 1.0, "token_mask": 0.0}
 
 
 # Fixtures that start a real TorchServe: any test that uses one (directly or through another

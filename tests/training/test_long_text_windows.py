@@ -20,7 +20,8 @@ def script():
 
 
 @pytest.mark.parametrize("channel, family", [
-    ("github_issue", "issue trackers"), ("GitLab_Issue comment", "issue trackers"), ("support_email", "e-mail, letters, forms"),
+    ("github_issue", "issue trackers"), ("GitLab_Issue comment", "issue trackers"), ("jira", "issue trackers"),
+    ("github_discussion", "developer chat, mailing lists, Q&A"), ("support_email", "e-mail, letters, forms"),
     ("app store review", "reviews, social, surveys"), ("voicemail transcript", "chat, phone, voicemail transcripts"),
     ("fax", "other channels"),
 ])
