@@ -39,8 +39,8 @@ EXPLAIN_MAX_UNITS = 40
 EXPLAIN_MAX_ITEMS = 16
 CHARS_PER_TOKEN_CAP = 24  # no word-piece is longer; cutting here first keeps a 1 MB text cheap
 # Windows read per long text, besides head and tail. ``prepare_text`` keeps at most
-# max_length x 24 characters, 600 to 700 word pieces of English (about 10 windows overlapping
-# by half), so ordinary text never reaches the bound; text of one-character pieces (a pasted
+# max_length x 24 characters, 600 to 700 word pieces of English (about 5 windows side by side,
+# 10 overlapping by half), so ordinary text never reaches the bound; text of one-character pieces (a pasted
 # hex dump, emoji) could make one item cost 48 forward passes. Past the bound the windows
 # spread out over the whole text, and if that leaves gaps the item is flagged truncated.
 MAX_WINDOWS = 16

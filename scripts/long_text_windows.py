@@ -7,8 +7,9 @@ tokens; the last window ends at the text's end), every window classified, and th
 logits pooled. Nothing is retrained; the saved temperature is used, so run it on a model
 whose card reads head and tail only (``--window-step 0``) or read the ranking, not the ECE.
 Chosen on our two development sets, the rest reported; docs/MODEL_REPORT.md ("A development
-set of long texts", "Reading long texts whole") has the figures. The reading chosen is
-served (``readings`` in the handler, ``--window-step 1``: side by side, with head and tail):
+set of long texts", "Reading long texts whole", "Our own long issue reports") has the
+figures. The reading chosen is served (``readings`` in the handler, ``--window-step 1``:
+side by side, with head and tail):
 
     python scripts/long_text_windows.py --model /work/runs/default
     python scripts/long_text_windows.py --model /work/runs/default --only training/data/dev_long.jsonl   # also by channel family
