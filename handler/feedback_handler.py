@@ -31,9 +31,12 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ITEMS = 256
-# Explanations (``/explanations/<model>``) re-score one text once per occlusion unit: at most
-# EXPLAIN_MAX_UNITS + 1 sequences of at most max_length tokens per text, and at most
-# EXPLAIN_MAX_ITEMS texts per request, so one request costs a bounded number of forward passes
+# Explanations (``/explanations/<model>``) re-score one text once per occlusion unit: a text
+# that fits in max_length tokens costs EXPLAIN_MAX_UNITS + 1 sequences at most; a long text
+# read in windows costs its readings plus, per unit, only the readings that hold it (its
+# window, two where windows meet, and head and tail near the ends): about two to three times
+# that, never more than (EXPLAIN_MAX_UNITS + 1) x (1 + MAX_WINDOWS). With at most
+# EXPLAIN_MAX_ITEMS texts per request, one request costs a bounded number of forward passes
 # whatever the texts' length (the time is measured in tests/handler/test_explanations.py).
 EXPLAIN_MAX_UNITS = 40
 EXPLAIN_MAX_ITEMS = 16
@@ -239,20 +242,27 @@ def build_error(item: Item) -> dict[str, Any]:
 # Occlusion: remove one unit (a word, or a span of consecutive words in a long text) from the
 # token ids the model classified, re-score, and call the fall of the predicted label's
 # calibrated probability the unit's weight. It needs nothing beyond the model, sees the text
-# exactly as the prediction did (same clean-up, same cut, same tokens), and its weights are
-# in the unit agents already read: "without this word, the model is 0.31 less sure".
+# exactly as the prediction did (same clean-up, same cut, same tokens, the same readings of a
+# long text pooled the same way), and its weights are in the unit agents already read:
+# "without this word, the model is 0.31 less sure". In a long text the unit leaves each
+# reading that holds it; the windows keep their places (the text is not re-cut).
 
 _EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>«»“”‘’…*_-/\\|"
 
 
-def occlusion_units(offsets: list[tuple[int, int]], max_units: int = EXPLAIN_MAX_UNITS) -> tuple[list[list[int]], int]:
+def occlusion_units(
+    offsets: list[tuple[int, int]], max_units: int = EXPLAIN_MAX_UNITS, join: int | None = None
+) -> tuple[list[list[int]], int]:
     """Token positions grouped into occlusion units, and the words per unit.
 
     ``offsets`` are the character spans of the tokens the model saw, special tokens first and
     last (left out of every unit). A word is a run of tokens with no space between them
     ("don't", "crashes," and "v2.3" are one word each); more than ``max_units`` words are
     grouped into spans of ``ceil(words / max_units)`` consecutive words, which bounds the
-    forward passes of one text whatever its length.
+    forward passes of one text whatever its length. ``join``: the character where a cut
+    joined a long text's head to its tail (``cut_join``); no span crosses it, since words from
+    both sides together are not a piece of the original, and the bound still holds (for a
+    max_units of 2 or more).
     """
     words: list[list[int]] = []
     for pos in range(1, len(offsets) - 1):
@@ -263,8 +273,22 @@ def occlusion_units(offsets: list[tuple[int, int]], max_units: int = EXPLAIN_MAX
             words[-1].append(pos)
         else:
             words.append([pos])
-    per_unit = max(1, math.ceil(len(words) / max_units))
-    return [[pos for word in words[i : i + per_unit] for pos in word] for i in range(0, len(words), per_unit)], per_unit
+    parts = [words] if join is None else [[w for w in words if offsets[w[0]][0] < join], [w for w in words if offsets[w[0]][0] >= join]]
+    parts = [part for part in parts if part]
+    # ceil(a) + ceil(b) <= ceil(a + b) + 1: one unit fewer per extra part keeps max_units
+    per_unit = max(1, math.ceil(len(words) / max(1, max_units - len(parts) + 1)))
+    units = [[pos for word in part[i : i + per_unit] for pos in word] for part in parts for i in range(0, len(part), per_unit)]
+    return units, per_unit
+
+
+def cut_join(text: str, max_length: int, head_share: float = 1.0) -> int | None:
+    """Where ``cut_text`` joined the head and tail of ``text`` (the newline it put between
+    them), for a text ``prepare_text`` cut last; None when ``text`` is not such a cut (and for
+    the rare text that clean-up shrank under the cap after a first cut: its join is not
+    known, and a span there may join words from both sides)."""
+    cap = max_length * CHARS_PER_TOKEN_CAP
+    head = int(cap * head_share)
+    return head if len(text) == cap + 1 and text[head] == "\n" else None
 
 
 def unit_text(text: str, offsets: list[tuple[int, int]], unit: list[int]) -> str:
@@ -274,10 +298,13 @@ def unit_text(text: str, offsets: list[tuple[int, int]], unit: list[int]) -> str
     return raw.strip(_EDGE_PUNCTUATION) or raw
 
 
-def without(ids: list[int], unit: list[int]) -> list[int]:
-    """``ids`` with the positions of ``unit`` removed."""
+def occluded_readings(read: list[list[int]], unit: list[int]) -> list[tuple[int, list[int]]]:
+    """(index, positions) of each reading in ``read`` (token positions, as ``readings`` gives
+    them) that holds part of ``unit``, without the unit's positions. The other readings are
+    unchanged by removing the unit, so their logits are reused: a word of a long text costs
+    the passes of its window and, near the start or end, of the head-and-tail reading."""
     drop = set(unit)
-    return [token for pos, token in enumerate(ids) if pos not in drop]
+    return [(index, [p for p in positions if p not in drop]) for index, positions in enumerate(read) if not drop.isdisjoint(positions)]
 
 
 def occlusion_weights(base: list[float], occluded: list[list[float]], labels: list[str]) -> list[tuple[float, str]]:
@@ -784,10 +811,11 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         return parsed
 
     def _explain(self, items: list[Item], max_length: int) -> None:
-        """Occlusion for each item (see ``occlusion_units``): the item's own token ids, then
-        the same ids without each unit, all scored in shared batches. It reads the head and
-        tail only, also when predictions read a long text in windows: occluding every window
-        would multiply the passes; the explanation's ``truncated`` says a text was cut."""
+        """Occlusion for each item (see ``occlusion_units``), read as its prediction is: every
+        reading of the text (``readings``: head and tail, and a long text's windows), then each
+        reading that holds a unit without it (``occluded_readings``), all scored in shared
+        batches and pooled like the prediction (``pool_logits``), so the explanation's label
+        and scores are the prediction's. The units are the words that some reading holds."""
         if not items:
             return
         start = time.perf_counter()
@@ -799,18 +827,35 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
         encoded = self.tokenizer(texts, truncation=False, return_offsets_mapping=True, verbose=False)
         sequences: list[list[int]] = []
         plans = []
-        for ids, offsets in zip(encoded["input_ids"], encoded["offset_mapping"]):
-            positions, tokens_cut = head_tail(list(range(len(ids))), max_length, self.head_share)
-            kept, kept_offsets = [ids[p] for p in positions], [tuple(offsets[p]) for p in positions]
-            units, per_unit = occlusion_units(kept_offsets, self.explain_units)
-            plans.append((len(sequences), kept_offsets, units, per_unit, tokens_cut))
-            sequences += [kept] + [without(kept, unit) for unit in units]
+        for item, text, ids, offsets in zip(items, texts, encoded["input_ids"], encoded["offset_mapping"]):
+            read, unread = readings(list(range(len(ids))), max_length, self.head_share, self.window_step)
+            seen = sorted(set().union(*read))  # special tokens first and last, as occlusion_units expects
+            join = cut_join(text, max_length, self.head_share) if item.truncated else None
+            units, per_unit = occlusion_units([tuple(offsets[p]) for p in seen], self.explain_units, join)
+            units = [[seen[i] for i in unit] for unit in units]  # positions in ``ids``
+            first = len(sequences)
+            sequences += [[ids[p] for p in positions] for positions in read]
+            swaps = []
+            for unit in units:
+                swap = []
+                for index, positions in occluded_readings(read, unit):
+                    swap.append((index, len(sequences)))
+                    sequences.append([ids[p] for p in positions])
+                swaps.append(swap)
+            plans.append((first, len(read), [tuple(o) for o in offsets], units, swaps, per_unit, unread))
         logits = self._forward(sequences)
-        for item, text, (first, offsets, units, per_unit, tokens_cut) in zip(items, texts, plans):
-            base, *occluded = (softmax(row, temperature) for row in logits[first : first + 1 + len(units)])
+        for item, text, (first, n_read, offsets, units, swaps, per_unit, unread) in zip(items, texts, plans):
+            base_rows = logits[first : first + n_read]
+            pooled = [pool_logits(base_rows, [0] * n_read, 1)[0]]
+            for swap in swaps:
+                rows = list(base_rows)
+                for index, row in swap:
+                    rows[index] = logits[row]
+                pooled.append(pool_logits(rows, [0] * n_read, 1)[0])
+            base, *occluded = (softmax(row, temperature) for row in pooled)
             weighed = occlusion_weights(base, occluded, self.labels)
             words = [{"word": unit_text(text, offsets, unit), "weight": round(weight, 6), "label": label} for unit, (weight, label) in zip(units, weighed)]
-            item.explanation = build_explanation(base, self.labels, words, per_unit, self.version, item.truncated or tokens_cut, item)
+            item.explanation = build_explanation(base, self.labels, words, per_unit, self.version, item.truncated or unread, item)
         self.context.metrics.add_time("FeedbackExplainMs", round((time.perf_counter() - start) * 1000, 2), None, "ms")
 
     def postprocess(self, parsed: list[Parsed]) -> list[Any]:

@@ -12,7 +12,9 @@ import requests
 
 from client.core.instance import read_key
 from client.core.labels import LABELS
-from handler.feedback_handler import EXPLAIN_MAX_ITEMS, EXPLAIN_MAX_UNITS, occlusion_units, occlusion_weights, unit_text
+from handler.feedback_handler import (
+    EXPLAIN_MAX_ITEMS, EXPLAIN_MAX_UNITS, cut_join, cut_text, occluded_readings, occlusion_units, occlusion_weights, readings, unit_text,
+)
 from test_serving import delta, metrics_after, settled_metrics
 
 MODEL = "feedback-classifier"
@@ -115,6 +117,25 @@ def test_a_5000_word_text_is_explained_in_spans_within_the_unit_bound(api):
     assert len(body["words"]) <= EXPLAIN_MAX_UNITS and _is_explanation(body, text)
 
 
+def test_a_long_text_is_explained_as_its_prediction_reads_it_windows_and_all(api):
+    """A text of several windows (the session's model reads 64 tokens, long texts in windows
+    with head and tail): the explanation has the prediction's label and scores, and its units
+    reach the middle of the text, which the head-and-tail reading alone never sees."""
+    opening = ("Hi team, writing about the desktop app on my work laptop. I have used it for two years "
+               "across three jobs and recommended it to a few colleagues along the way. ")
+    middle = "Last week my cousin visited with her kumquat tree and we talked about gardens for hours. "
+    ending = ("Anyway, since the update on Monday the app crashes every time I export a report to PDF, "
+              "and the error says the file is locked. Restarting does not help. Thanks, Dana")
+    text = opening * 2 + middle + opening + ending
+    explained = api.explain(json={"text": text})
+    predicted = api.predict(json={"text": text}).json()
+    assert explained.status_code == 200, explained.text
+    body = explained.json()
+    assert _is_explanation(body, text) and body["truncated"] is False and predicted["truncated"] is False
+    assert body["label"] == predicted["label"] and body["confidence"] == pytest.approx(predicted["confidence"], abs=1e-5)
+    assert any("kumquat" in unit["word"] for unit in body["words"]), [unit["word"] for unit in body["words"]]
+
+
 # ------------------------------------------------------------------ a batch that mixes both
 
 
@@ -186,3 +207,27 @@ def test_a_words_label_is_the_prediction_when_it_helps_it_else_the_label_it_spea
     weighed = occlusion_weights(base, [[0.3, 0.6, 0.1], [0.8, 0.05, 0.15], [0.7, 0.2, 0.1]], ["bug", "praise", "other"])
     assert [round(w, 6) for w, _ in weighed] == [0.4, -0.1, 0.0]
     assert [label for _, label in weighed] == ["bug", "praise", "bug"]
+
+
+def test_a_unit_leaves_only_the_readings_that_hold_it():
+    read, unread = readings(list(range(200)), 64, 0.75, window_step=1.0)  # head and tail, then windows of 62 side by side
+    assert not unread and len(read) == 5
+    middle = occluded_readings(read, [100, 101])
+    assert [index for index, _ in middle] == [2] and middle[0][1] == [p for p in read[2] if p not in (100, 101)]
+    start = occluded_readings(read, [3])
+    assert [index for index, _ in start] == [0, 1]  # in the head and in the first window
+    assert [index for index, _ in occluded_readings(read, [150])] == [3, 4]  # where the last window overlaps the one before
+    assert [index for index, _ in occluded_readings(read, [190])] == [0, 4]  # in the tail and the last window
+
+
+def test_no_span_joins_the_head_and_tail_of_a_cut_text_and_the_unit_bound_holds():
+    text = "aa bb cc\ndd ee ff"  # as if a cut had joined "aa bb cc" to "dd ee ff" at the newline
+    offsets = [(0, 0), (0, 2), (3, 5), (6, 8), (9, 11), (12, 14), (15, 17), (0, 0)]
+    joined, _ = occlusion_units(offsets, max_units=4)
+    assert "cc dd" in [unit_text(text, offsets, u) for u in joined]  # without the join, a span crosses it
+    spans, per_unit = occlusion_units(offsets, max_units=4, join=8)
+    assert per_unit == 2 and [unit_text(text, offsets, u) for u in spans] == ["aa bb", "cc", "dd ee", "ff"]
+    for max_units in range(1, 8):
+        assert len(occlusion_units(offsets, max_units=max_units, join=8)[0]) <= max(max_units, 2)
+    cut, was_cut = cut_text("word " * 2000, 64, 0.75)
+    assert was_cut and cut_join(cut, 64, 0.75) == cut.index("\n") and cut_join("a short text", 64, 0.75) is None
