@@ -42,9 +42,9 @@ EXPLAIN_MAX_UNITS = 40
 EXPLAIN_MAX_ITEMS = 16
 CHARS_PER_TOKEN_CAP = 24  # no word-piece is longer; cutting here first keeps a 1 MB text cheap
 # Windows read per long text, besides head and tail. ``prepare_text`` keeps at most
-# max_length x 24 characters, 600 to 700 word pieces of English (about 5 windows side by side,
-# 10 overlapping by half), so ordinary text never reaches the bound; text of one-character pieces (a pasted
-# hex dump, emoji) could make one item cost 48 forward passes. Past the bound the windows
+# max_length x 24 characters, 600 to 700 word pieces of English (about 5 windows side by
+# side, 10 overlapping by half), so ordinary text never reaches the bound; text of
+# one-character pieces (a pasted hex dump, emoji) could make one item cost 48 forward passes. Past the bound the windows
 # spread out over the whole text, and if that leaves gaps the item is flagged truncated.
 MAX_WINDOWS = 16
 FORM_HINT = "send the text as the request body with Content-Type: text/plain, or JSON {\"text\": \"...\"}"
@@ -286,8 +286,7 @@ def cut_join(text: str, max_length: int, head_share: float = 1.0) -> int | None:
     them), for a text ``prepare_text`` cut last; None when ``text`` is not such a cut (and for
     the rare text that clean-up shrank under the cap after a first cut: its join is not
     known, and a span there may join words from both sides)."""
-    cap = max_length * CHARS_PER_TOKEN_CAP
-    head = int(cap * head_share)
+    cap, head = cut_point(max_length, head_share)
     return head if len(text) == cap + 1 and text[head] == "\n" else None
 
 
@@ -347,13 +346,19 @@ def build_explanation(
     return out
 
 
+def cut_point(max_length: int, head_share: float = 1.0) -> tuple[int, int]:
+    """(characters kept of a very long text, of which from its head): ``cut_text`` cuts
+    there, and ``cut_join`` finds the cut by it."""
+    cap = max_length * CHARS_PER_TOKEN_CAP
+    return cap, int(cap * head_share)
+
+
 def cut_text(text: str, max_length: int, head_share: float = 1.0) -> tuple[str, bool]:
     """Cut very long text before tokenizing (keeping its head and its tail, like
     ``head_tail``); True when something was cut. Keeps a 1 MB text cheap."""
-    cap = max_length * CHARS_PER_TOKEN_CAP
+    cap, head = cut_point(max_length, head_share)
     if len(text) <= cap:
         return text, False
-    head = int(cap * head_share)
     return text[:head] + "\n" + text[len(text) - (cap - head):], True
 
 
