@@ -89,6 +89,9 @@ class TrainConfig:
                                  default_factory=paths.teacher_targets_file)
     distill_weight: float = _help("Share of the training loss given to matching the teacher (the rest: the labels).", default=0.5)
     distill_temperature: float = _help("Temperature that softens the teacher's and the model's probabilities in the distillation loss.", default=2.0)
+    layer_lr_decay: float = _help("Layer-wise learning-rate decay (training/layer_decay.py): each encoder layer learns at this "
+                                  "share of the rate of the layer above it, the classifier at the full rate; 1: one rate for all.",
+                                  default=1.0)
     freeze_layers: int = _help("Freeze the embeddings and this many of the encoder's lowest layers (0: train all). "
                                "The fast retrain uses it so a short continuation moves the top of the model only.", default=0)
     device: str = _help("auto (a GPU when one is present), cpu or cuda.", default="auto")
@@ -134,6 +137,8 @@ class TrainConfig:
             raise ValueError(f"epochs must be > 0. But it was: {self.epochs}")
         if self.freeze_layers < 0:
             raise ValueError(f"freeze_layers must be >= 0. But it was: {self.freeze_layers}")
+        if not 0 < self.layer_lr_decay <= 1:
+            raise ValueError(f"layer_lr_decay must be in (0, 1] (1: one rate for every layer). But it was: {self.layer_lr_decay}")
         if not 8 <= self.max_length <= 512:
             raise ValueError(f"max_length must be between 8 and 512. But it was: {self.max_length}")
         if self.batch_size < 1:

@@ -288,6 +288,12 @@ def train(
         if tokenizer.mask_token_id is None:
             raise ModelError(f"{config.base_model}: its tokenizer has no mask token to mask with", "train it with --token-mask 0")
         trainer_class = masking_trainer(trainer_class, config.token_mask, tokenizer.mask_token_id, tokenizer.all_special_ids)
+    if config.layer_lr_decay < 1:
+        from training.layer_decay import layer_decay_trainer
+
+        trainer_class = layer_decay_trainer(trainer_class, config.layer_lr_decay, model.config.num_hidden_layers)
+        logger.info("layer-wise learning-rate decay %.2f: the embeddings learn at %.2f of the classifier's rate", config.layer_lr_decay,
+                    config.layer_lr_decay ** (model.config.num_hidden_layers + 1))
     val_ds = to_dataset(select).map(tokenize, batched=True, remove_columns=["text"])
 
     with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=out_dir.parent) as scratch:
