@@ -5,7 +5,7 @@ for and leaves the loop as it found it (v1 alone), so they pass alone and in any
 ``at_v1`` is v1 served and recorded as the default with no corrections; ``at_v2`` adds a
 promoted v2 (the same weights under version 2, so no fine-tune is needed to get there). The
 gate's rules have their own table tests (test_gate.py); the promotion test widens the
-F1/recall tolerances so that it checks the loop, not the noise of a 480-item fine-tune.
+F1/recall tolerances so that it checks the loop, not the noise of a 320-item fine-tune.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from training.retrain import merge_corrections, retrain_lock
 from client.core.api import ManagementClient
 from training.registry import archive_name, record_default
 
-TINY_RETRAIN = ["--epochs", "3", "--max-length", "64", "--max-train-items", "480", "--learning-rate", "2e-4"]
+TINY_RETRAIN = ["--epochs", "3", "--max-length", "64", "--max-train-items", "320", "--learning-rate", "2e-4"]
 KIOSK = "[kiosk 7 relay] "
 
 
