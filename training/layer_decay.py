@@ -15,12 +15,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-_LAYER = re.compile(r"\.layer\.(\d+)\.")
+_LAYER = re.compile(r"\.layers?\.(\d+)\.")  # BERT, MPNet: encoder.layer.N; DistilBERT-like: transformer.layers.N
 
 
 def layer_depth(name: str, n_layers: int) -> int:
     """How far a parameter sits from the input: 0 for the embeddings, ``i + 1`` for encoder
-    layer ``i``, ``n_layers + 1`` for everything above the encoder (pooler, classifier)."""
+    layer ``i``, ``n_layers + 1`` for everything else (pooler, classifier, and encoder-wide
+    tensors such as MPNet's relative attention bias, which every layer reads)."""
     if "embeddings" in name:
         return 0
     found = _LAYER.search(name)
@@ -41,7 +42,8 @@ def layer_groups(named: Iterable[tuple[str, Any]], lr: float, decay: float, weig
         if key not in groups:
             groups[key] = {"params": [], "lr": lr * decay ** (n_layers + 1 - depth), "weight_decay": weight_decay if key[1] else 0.0}
         groups[key]["params"].append(parameter)
-    return [groups[key] for key in sorted(groups)]
+    # The classifier's group first: Trainer logs the first group's rate as "learning_rate".
+    return [groups[key] for key in sorted(groups, reverse=True)]
 
 
 def layer_decay_trainer(base: type, decay: float, n_layers: int) -> type:
@@ -53,6 +55,9 @@ def layer_decay_trainer(base: type, decay: float, n_layers: int) -> type:
         def create_optimizer(self, model: Any = None) -> Any:
             model = self.model if model is None else model
             if self.optimizer is None:
+                if self.optimizer_cls_and_kwargs is not None or self.args.optim not in ("adamw_torch", "adamw_torch_fused"):
+                    raise ValueError("layer-wise learning-rate decay builds AdamW's parameter groups itself; "
+                                     f"train with the default optimizer (it was {self.args.optim})")
                 optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
                 groups = layer_groups(model.named_parameters(), self.args.learning_rate, decay, self.args.weight_decay,
                                       set(self.get_decay_parameter_names(model)), n_layers)

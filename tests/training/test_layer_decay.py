@@ -23,6 +23,7 @@ def test_depth_counts_from_the_embeddings_to_the_head():
     assert layer_depth("bert.encoder.layer.5.output.dense.bias", 6) == 6
     assert layer_depth("bert.pooler.dense.weight", 6) == 7
     assert layer_depth("classifier.weight", 6) == 7
+    assert layer_depth("distilbert.transformer.layers.2.ffn.lin1.weight", 6) == 3
 
 
 def test_each_layer_learns_at_decay_times_the_rate_above_and_weight_decay_spares_what_trainer_spares():
@@ -61,6 +62,7 @@ def test_trainer_steps_the_lower_layers_less(tmp_path):
     trainer.train()
     rates = sorted({g["lr"] for g in trainer.optimizer.param_groups})
     assert rates == pytest.approx([1e-5, 1e-4, 1e-3, 1e-2])  # embeddings, layer 0, layer 1, head
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(1e-2)  # the rate Trainer logs is the classifier's
     moved = {name: (p.detach() - before[name]).abs().max().item() for name, p in model.named_parameters()}
     # Adam's first step moves each weight by about its rate, whatever its gradient.
     assert moved["classifier.weight"] == pytest.approx(1e-2, rel=0.2)
