@@ -28,7 +28,8 @@ def main() -> None:
     words = sorted(len(r["text"].split()) for r in rows)
     print(f"\nwords per item: min {words[0]}, median {words[len(words) // 2]}, 90th percentile {words[int(len(words) * 0.9)]}, max {words[-1]}")
     parts = Counter(r["id"].split("-")[0] for r in rows)
-    print("items per part: " + json.dumps(dict(sorted(parts.items()))))
+    order = sorted(parts, key=lambda part: (len(part), part))  # p2 before p10
+    print("items per part: " + json.dumps({part: parts[part] for part in order}))
 
 
 if __name__ == "__main__":
