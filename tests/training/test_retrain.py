@@ -167,7 +167,8 @@ def test_consistent_corrections_are_promoted_and_served_by_default(loop, capsys)
         store.add(Correction(text, "other", pred.label, "correction", pred.confidence, pred.model_version, agent="test", source="kiosk.csv"))
     test_text = parts()["test"][0].text
     store.add(Correction(test_text, "other", None, "correction", agent="test", source="single"))
-    code = main(loop_args(loop, "--f1-tolerance", "25", "--recall-drop", "50", "--heldout-fraction", "0.3"))
+    # Two epochs already move all 110 kiosk texts to `other` (9 before; measured), far past the bar below.
+    code = main(loop_args(loop, "--epochs", "2", "--f1-tolerance", "25", "--recall-drop", "50", "--heldout-fraction", "0.3"))
     out = capsys.readouterr().out
     assert code == 0, out
     report = json.loads(out)
