@@ -37,7 +37,7 @@ from typing import Any
 from client.core.errors import ModelError, ServerError
 from training import paths
 from training.card import read_card
-from training.config import ArchiveConfig, BenchConfig, BenchSizes, ServeConfig
+from training.config import RUNTIMES, ArchiveConfig, BenchConfig, BenchSizes, ServeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def int8_acceptable(deltas: dict[str, float], tolerance: float = F1_TOLERANCE_PO
 
 
 # Where each runtime's in-process rates over all texts sorted by length ({"b8", "b32"}) are recorded.
-SORTED_KEY = {runtime: f"{runtime.replace('-', '_')}_sorted_items_per_s" for runtime in ("fp32", "int8", "onnx", "onnx-int8")}
+SORTED_KEY = {runtime: f"{runtime.replace('-', '_')}_sorted_items_per_s" for runtime in RUNTIMES}
 SORTED_BATCHES = (8, 32)
 
 
