@@ -138,6 +138,12 @@ def data_hash(examples: Iterable[Example]) -> str:
     return digest.hexdigest()[:16]
 
 
+def set_hash(examples: Iterable[Example]) -> str:
+    """``data_hash`` of the items in id order: a split hashes the same whatever order the file
+    holds it in, so a model card can say which test split a model was kept away from."""
+    return data_hash(sorted(examples, key=lambda e: e.id))
+
+
 def to_dataset(examples: Sequence[Example]):
     """A ``datasets.Dataset`` with ``text`` and integer ``label`` columns."""
     from datasets import Dataset

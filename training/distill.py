@@ -54,7 +54,8 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu", data_hash: str | None = None, required: bool = True) -> Teacher | None:
+def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu", data_hash: str | None = None, required: bool = True,
+                 test_hash: str | None = None) -> Teacher | None:
     """The teacher's calibrated logits for ``examples`` (row i for item i), and its identity
     for the student's card.
 
@@ -63,9 +64,11 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
     ``write_targets`` made from one, looked up by item id. An item the file does not hold
     with the same text and label (an item added, reworded or relabelled since, an agent's
     correction, an augmented copy) gets NaN logits and is trained on its label alone: a
-    target made for the old label would pull the item back to it. A teacher trained on other data
-    than ours (another ``data_hash``) may have seen our test items: that is logged, since it
-    would flatter the student's test figures.
+    target made for the old label would pull the item back to it. A teacher kept away from
+    another test split than ours (another ``test_hash``; for a card that does not record one,
+    another ``data_hash``) may have seen our test items: that is logged, since it would flatter
+    the student's test figures. Items added to the training or validation split since do not
+    set it off: the test split never moves.
 
     A targets file that holds none of the items is refused when it was asked for
     (``required``); the saved default, made for our data, simply has nothing to teach a
@@ -100,11 +103,22 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
             "version": loaded.card.get("version"),
             "base_model": loaded.card.get("base_model"),
             "data_hash": loaded.card.get("data_hash"),
+            "test_hash": loaded.card.get("test_hash"),
             "test_macro_f1": loaded.card.get("test", {}).get("macro_f1"),
         }
-    if data_hash is not None and card.get("data_hash") not in (None, data_hash):
-        logger.warning("the teacher %s was trained on other data (hash %s, ours %s): it may have seen our test items", teacher, card.get("data_hash"), data_hash)
+    if saw_other_test_split(card, data_hash, test_hash):
+        logger.warning("the teacher %s was kept away from another test split than ours (or its data differs and its card does not say which test "
+                       "split it kept away from): it may have seen our test items", teacher)
     return Teacher(logits, card)
+
+
+def saw_other_test_split(card: dict[str, Any], data_hash: str | None, test_hash: str | None) -> bool:
+    """Whether a teacher's card says it was trained beside another test split than ours. A card
+    that records its test split is compared on that alone; an older one only on its whole data,
+    which also differs when nothing but training items were added."""
+    if test_hash is not None and card.get("test_hash") is not None:
+        return card["test_hash"] != test_hash
+    return data_hash is not None and card.get("data_hash") not in (None, data_hash)
 
 
 def is_saved_default(teacher: Path) -> bool:

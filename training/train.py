@@ -28,7 +28,7 @@ from client.core.api import MODEL_NAME
 from training import paths
 from training.calibration import fit_temperature, probabilities, review_threshold
 from training.config import DEFAULT_BASE_MODEL, TrainConfig
-from training.data import Example, data_hash, load_examples, load_splits, split_examples, to_dataset
+from training.data import Example, data_hash, load_examples, load_splits, set_hash, split_examples, to_dataset
 from client.core.errors import ModelError
 from training.evaluate import EvalReport, evaluate_predictions
 from training.card import CARD
@@ -242,7 +242,8 @@ def train(
     if config.teacher is not None:  # before the output folder exists: a bad teacher leaves nothing behind
         from training.distill import is_saved_default, load_teacher, teacher_name
 
-        teacher = load_teacher(config.teacher, train_items, "cpu" if use_cpu else "cuda", data_hash(examples), required=not is_saved_default(config.teacher))
+        teacher = load_teacher(config.teacher, train_items, "cpu" if use_cpu else "cuda", data_hash(examples), required=not is_saved_default(config.teacher),
+                               test_hash=set_hash(parts["test"]))
         if teacher is not None:
             logger.info("distilling from %s (weight %.2f, temperature %.1f)", config.teacher, config.distill_weight, config.distill_temperature)
 
@@ -374,6 +375,7 @@ def train(
         "labels": list(LABELS),
         "data_file": str(config.data),
         "data_hash": data_hash(examples),
+        "test_hash": set_hash(parts["test"]),
         "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
         "hyperparameters": {**cfg.to_dict(config), "teacher": teacher_name(config.teacher) if teacher is not None else None, "epochs_run": epochs_run,
                             "averaged_epochs": averaged_epochs},

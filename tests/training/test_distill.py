@@ -63,6 +63,34 @@ def test_saved_targets_stand_in_for_the_teacher_only_for_the_texts_they_were_mad
     assert saved.card["items_with_target"] == 3
 
 
+def test_only_a_teacher_kept_away_from_another_test_split_is_said_to_have_maybe_seen_ours():
+    from training.data import Example, data_hash, set_hash
+    from training.distill import saw_other_test_split
+
+    test = [Example(id="x2", text="Where is the export?", label="question"), Example(id="x1", text="It crashes", label="bug")]
+    train, added = [Example(id="a", text="Love it", label="praise")], [Example(id="b", text="Add dark mode", label="feature_request")]
+    teacher = {"data_hash": data_hash(train + test), "test_hash": set_hash(test)}
+    # Training items added since: the whole data differs, the test split does not.
+    assert not saw_other_test_split(teacher, data_hash(train + added + test), set_hash(list(reversed(test))))
+    moved = [test[0], Example(id="x1", text="It crashes on start", label="bug")]
+    assert saw_other_test_split(teacher, data_hash(train + moved), set_hash(moved))
+    # A card from before test splits were recorded can only be compared on its whole data.
+    older = {"data_hash": teacher["data_hash"]}
+    assert saw_other_test_split(older, data_hash(train + added + test), set_hash(test))
+    assert not saw_other_test_split(older, data_hash(train + test), set_hash(test))
+    assert not saw_other_test_split({}, "any", "any")
+
+
+def test_the_saved_default_targets_come_from_a_teacher_kept_away_from_our_test_split():
+    from training import paths
+    from training.data import load_examples, load_splits, set_hash, split_examples
+
+    saved = json.loads(paths.teacher_targets_file().read_text(encoding="utf-8"))
+    parts = split_examples(load_examples(paths.data_file()), load_splits(paths.splits_file()))
+    assert saved["teacher"]["test_hash"] == set_hash(parts["test"])
+    assert not {e.id for e in parts["test"]} & set(saved["items"])
+
+
 def test_a_broken_targets_file_or_one_with_other_labels_is_refused_with_what_to_do(tmp_path):
     from client.core.errors import ModelError
     from training.distill import load_teacher
