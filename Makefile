@@ -25,7 +25,7 @@ install: $(STAMP)
 ## make test: install, check the dataset, run the whole suite
 test: install
 	$(BIN)/feedback data check
-	$(BIN)/pytest --durations=20
+	$(BIN)/pytest -n 2 --dist loadfile --durations=20
 
 ## make run: install, train the default model if none exists, archive it, start TorchServe, open the app
 run: install

@@ -26,6 +26,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share two cores: OpenMP threads that spin while they wait for work would take
+    # the other worker's core (a training run beside another has been seen to slow tenfold).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _SESSION_ROOT = Path(tempfile.mkdtemp(prefix="feedback-tests-"))
 for var, sub in (
@@ -125,15 +129,21 @@ def tiny_model(session_root: Path):
     from training.config import TrainConfig
     from training.train import train
 
+    from filelock import FileLock
+
     out = session_root / "tiny-model"
     cached = _tiny_cache_dir()
-    if cached is not None and (cached / "result.pickle").exists():
-        shutil.copytree(cached / "model", out)
-        return dataclasses.replace(pickle.loads((cached / "result.pickle").read_bytes()), out_dir=out)
-    result = train(TrainConfig(out=out, version=1, **TINY))
-    if cached is not None:
-        _store_tiny(result, cached)
-    return result
+    if cached is None:
+        return train(TrainConfig(out=out, version=1, **TINY))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    # The suite runs in two pytest-xdist workers: one trains, the other waits for its copy
+    # rather than training the same model beside it on the same two cores.
+    with FileLock(str(cached) + ".lock"):
+        if not (cached / "result.pickle").exists():
+            _store_tiny(train(TrainConfig(out=out, version=1, **TINY)), cached)
+            shutil.rmtree(out)
+    shutil.copytree(cached / "model", out)
+    return dataclasses.replace(pickle.loads((cached / "result.pickle").read_bytes()), out_dir=out)
 
 
 def _tiny_cache_dir() -> Path | None:
