@@ -26,6 +26,7 @@ import numpy as np
 from client.core.errors import DataError
 from client.core.labels import LABEL2ID
 from training import paths
+from training.calibration import expected_calibration_error
 from training.config import AdaptConfig, RetrainConfig
 from training.data import Example, load_examples, load_splits, split_examples
 from training.evaluate import source_group, source_scores
@@ -49,6 +50,8 @@ class Point:
     minutes: float = 0.0
     gate_alpha: float | None = None  # the gate's chance level (None: a run from before the gate asked McNemar's test)
     settings: dict[str, Any] | None = None  # the fast retrain's settings and replayed data (None: a run from before they were kept)
+    before_ece: float | None = None  # calibration error on the rest of the source (None: a run from before it was kept)
+    after_ece: float | None = None
 
 
 def group_sources(examples: list[Example]) -> dict[str, list[Example]]:
@@ -129,28 +132,38 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
                     old_held = evaluate_model(current, heldout, [])[0] if heldout else None
                     decision = decide(scores(old_test, old_held, old_outcomes), scores(new_test, new_held, new_outcomes), retrain.gate)
                     truth = np.array([LABEL2ID[e.label] for e in rest])
-                    before = predict_proba(current, [e.text for e in rest]).argmax(axis=1)
-                    after = predict_proba(adapted, [e.text for e in rest]).argmax(axis=1)
-                    point = Point(name, k, seed, source_scores(truth, before)["macro_f1"], source_scores(truth, after)["macro_f1"], len(rest),
-                                  decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2), retrain.gate_alpha, round_settings(config))
-                    logger.info("adapt %s k=%d seed=%d: %.3f -> %.3f (%s, %.1f min)", name, k, seed, point.before_macro_f1, point.after_macro_f1,
-                                "promoted" if point.promoted else "refused", point.minutes)
+                    before = predict_proba(current, [e.text for e in rest])
+                    after = predict_proba(adapted, [e.text for e in rest])
+                    point = Point(name, k, seed, source_scores(truth, before.argmax(axis=1))["macro_f1"], source_scores(truth, after.argmax(axis=1))["macro_f1"],
+                                  len(rest), decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2), retrain.gate_alpha,
+                                  round_settings(config), calibration_error(truth, before), calibration_error(truth, after))
+                    logger.info("adapt %s k=%d seed=%d: %.3f -> %.3f, ECE %.3f -> %.3f (%s, %.1f min)", name, k, seed, point.before_macro_f1,
+                                point.after_macro_f1, point.before_ece, point.after_ece, "promoted" if point.promoted else "refused", point.minutes)
                     points.append(point)
                     if config.out:
                         config.out.write_text(json.dumps([p.__dict__ for p in points], indent=2) + "\n", encoding="utf-8")
     return points
 
 
+def calibration_error(truth: np.ndarray, proba: np.ndarray) -> float:
+    """ECE of calibrated probabilities against the true label ids (what ``feedback evaluate`` reports)."""
+    return round(expected_calibration_error(proba.max(axis=1), proba.argmax(axis=1) == truth), 4)
+
+
 def curve_table(points: list[Point]) -> str:
-    """Mean macro-F1 on the rest of each source, before and after k corrections, with the gate's decisions."""
+    """Mean macro-F1 and calibration error on the rest of each source, before and after k
+    corrections, with the gate's decisions. A row whose runs did not all keep the ECE shows none."""
     rows: dict[tuple[str, int], list[Point]] = defaultdict(list)
     for p in points:
         rows[(p.source, p.k)].append(p)
-    lines = ["| source | k | runs | macro-F1 before | after | gain (points) | promoted | minutes per retrain |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| source | k | runs | macro-F1 before | after | gain (points) | ECE before | after | promoted | minutes per retrain |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (source, k), group in sorted(rows.items()):
         before = float(np.mean([p.before_macro_f1 for p in group]))
         after = float(np.mean([p.after_macro_f1 for p in group]))
-        lines.append(f"| {source} | {k} | {len(group)} | {before:.3f} | {after:.3f} | {100 * (after - before):+.1f} | "
+        kept = all(p.before_ece is not None and p.after_ece is not None for p in group)
+        ece = (f"{np.mean([p.before_ece for p in group]):.3f} | {np.mean([p.after_ece for p in group]):.3f}" if kept else "- | -")
+        lines.append(f"| {source} | {k} | {len(group)} | {before:.3f} | {after:.3f} | {100 * (after - before):+.1f} | {ece} | "
                      f"{sum(p.promoted for p in group)}/{len(group)} | {np.mean([p.minutes for p in group]):.1f} |")
     return "\n".join(lines)
 

@@ -71,9 +71,23 @@ def test_items_the_replay_would_teach_are_found_whatever_their_case_and_spacing(
 
 
 def test_curve_table_averages_seeds_and_counts_promotions():
-    points = [Point("tizard", 50, s, 0.5, 0.5 + 0.1 * (s + 1), 100, s == 0, [], 2.0) for s in range(2)]
+    points = [Point("tizard", 50, s, 0.5, 0.5 + 0.1 * (s + 1), 100, s == 0, [], 2.0, before_ece=0.3, after_ece=0.1 + 0.1 * s) for s in range(2)]
     table = curve_table(points)
-    assert "| tizard | 50 | 2 | 0.500 | 0.650 | +15.0 | 1/2 | 2.0 |" in table
+    assert "| tizard | 50 | 2 | 0.500 | 0.650 | +15.0 | 0.300 | 0.150 | 1/2 | 2.0 |" in table
+    # A run saved before the calibration error was kept shows none for its row, not a mean of some seeds.
+    older = Point("tizard", 50, 2, 0.5, 0.9, 100, True, [], 2.0)
+    assert "| tizard | 50 | 3 | 0.500 | 0.733 | +23.3 | - | - | 2/3 | 2.0 |" in curve_table([*points, older])
+
+
+def test_the_calibration_error_of_a_round_is_the_gap_between_confidence_and_accuracy():
+    import numpy as np
+
+    from training.adapt import calibration_error
+
+    proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+    truth = np.array([0, 1, 1, 1])
+    # Bins: 0.9 twice, right once (gap 0.4 on half the items); 0.8 right (0.2 on a quarter); 0.6 right (0.4 on a quarter).
+    assert calibration_error(truth, proba) == pytest.approx(0.5 * 0.4 + 0.25 * 0.2 + 0.25 * 0.4)
 
 
 def test_adapt_config_refuses_bad_k_lists():
@@ -111,6 +125,7 @@ def test_a_simulated_round_trains_in_a_scratch_folder_and_reports_the_gate(tiny_
     points = run_adapt_curve(AdaptConfig(data=data, model=tiny_model.out_dir, ks="4", seeds=1, first_seed=2, min_source=8, replay=40, fast_epochs=1.0, out=out))
     assert len(points) == 1 and (points[0].k, points[0].seed, points[0].rest_n) == (4, 2, 8)
     assert 0.0 <= points[0].before_macro_f1 <= 1.0 and 0.0 <= points[0].after_macro_f1 <= 1.0
+    assert 0.0 <= points[0].before_ece <= 1.0 and 0.0 <= points[0].after_ece <= 1.0
     assert isinstance(points[0].promoted, bool) and (points[0].promoted or points[0].reasons)
     assert json.loads(out.read_text())[0]["source"] == "handmade"
     assert json.loads(out.read_text())[0]["gate_alpha"] == AdaptConfig.gate_alpha  # which gate decided is kept with the curve
@@ -132,7 +147,7 @@ def test_saved_curves_are_shown_together_as_a_table_and_a_plot(tmp_path: Path, c
     plot = tmp_path / "curve.png"
     assert main(["adapt-curve", "--from-json", ",".join(map(str, files)), "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
-    assert "| tweets | 100 | 3 | 0.457 | 0.617 | +16.0 | 1/3 | 1.4 |" in out
+    assert "| tweets | 100 | 3 | 0.457 | 0.617 | +16.0 | - | - | 1/3 | 1.4 |" in out  # saved before the ECE was kept
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     assert main(["adapt-curve", "--from-json", str(tmp_path / "bad.json")]) != 0
