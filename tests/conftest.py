@@ -126,10 +126,10 @@ def session_root() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(session_root: Path):
     """A real fine-tune of the default base model on a few hundred of our items (once per session)."""
+    from filelock import FileLock
+
     from training.config import TrainConfig
     from training.train import train
-
-    from filelock import FileLock
 
     out = session_root / "tiny-model"
     cached = _tiny_cache_dir()
