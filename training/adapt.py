@@ -26,10 +26,9 @@ import numpy as np
 from client.core.errors import DataError
 from client.core.labels import LABEL2ID
 from training import paths
-from training.calibration import expected_calibration_error
 from training.config import AdaptConfig, RetrainConfig
 from training.data import Example, load_examples, load_splits, split_examples
-from training.evaluate import source_group, source_scores
+from training.evaluate import evaluate_predictions, source_group, source_scores
 from training.gate import decide
 from training.datacheck import normalise, text_key
 from training.retrain import evaluate_model, in_heldout, new_version_config, scores
@@ -131,23 +130,19 @@ def run_adapt_curve(config: AdaptConfig) -> list[Point]:
                     new_test, new_held, new_outcomes = evaluate_model(adapted, test, heldout)
                     old_held = evaluate_model(current, heldout, [])[0] if heldout else None
                     decision = decide(scores(old_test, old_held, old_outcomes), scores(new_test, new_held, new_outcomes), retrain.gate)
-                    truth = np.array([LABEL2ID[e.label] for e in rest])
+                    labels = [e.label for e in rest]
+                    truth = np.array([LABEL2ID[label] for label in labels])
                     before = predict_proba(current, [e.text for e in rest])
                     after = predict_proba(adapted, [e.text for e in rest])
                     point = Point(name, k, seed, source_scores(truth, before.argmax(axis=1))["macro_f1"], source_scores(truth, after.argmax(axis=1))["macro_f1"],
                                   len(rest), decision.promote, decision.reasons, round((time.monotonic() - started) / 60, 2), retrain.gate_alpha,
-                                  round_settings(config), calibration_error(truth, before), calibration_error(truth, after))
+                                  round_settings(config), round(evaluate_predictions(labels, before).ece, 4), round(evaluate_predictions(labels, after).ece, 4))
                     logger.info("adapt %s k=%d seed=%d: %.3f -> %.3f, ECE %.3f -> %.3f (%s, %.1f min)", name, k, seed, point.before_macro_f1,
                                 point.after_macro_f1, point.before_ece, point.after_ece, "promoted" if point.promoted else "refused", point.minutes)
                     points.append(point)
                     if config.out:
                         config.out.write_text(json.dumps([p.__dict__ for p in points], indent=2) + "\n", encoding="utf-8")
     return points
-
-
-def calibration_error(truth: np.ndarray, proba: np.ndarray) -> float:
-    """ECE of calibrated probabilities against the true label ids (what ``feedback evaluate`` reports)."""
-    return round(expected_calibration_error(proba.max(axis=1), proba.argmax(axis=1) == truth), 4)
 
 
 def curve_table(points: list[Point]) -> str:

@@ -108,7 +108,8 @@ def load_teacher(teacher: Path, examples: Sequence[Example], device: str = "cpu"
         }
     if saw_other_test_split(card, data_hash, test_hash):
         logger.warning("the teacher %s was kept away from another test split than ours (or its data differs and its card does not say which test "
-                       "split it kept away from): it may have seen our test items", teacher)
+                       "split it kept away from; its test split %s, data %s; ours %s, %s): it may have seen our test items",
+                       teacher, card.get("test_hash"), card.get("data_hash"), test_hash, data_hash)
     return Teacher(logits, card)
 
 

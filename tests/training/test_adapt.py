@@ -79,17 +79,6 @@ def test_curve_table_averages_seeds_and_counts_promotions():
     assert "| tizard | 50 | 3 | 0.500 | 0.733 | +23.3 | - | - | 2/3 | 2.0 |" in curve_table([*points, older])
 
 
-def test_the_calibration_error_of_a_round_is_the_gap_between_confidence_and_accuracy():
-    import numpy as np
-
-    from training.adapt import calibration_error
-
-    proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
-    truth = np.array([0, 1, 1, 1])
-    # Bins: 0.9 twice, right once (gap 0.4 on half the items); 0.8 right (0.2 on a quarter); 0.6 right (0.4 on a quarter).
-    assert calibration_error(truth, proba) == pytest.approx(0.5 * 0.4 + 0.25 * 0.2 + 0.25 * 0.4)
-
-
 def test_adapt_config_refuses_bad_k_lists():
     assert AdaptConfig(ks="200, 25,50").k_values == [25, 50, 200]
     with pytest.raises(ValueError, match="ks must list positive integers"):
@@ -125,7 +114,15 @@ def test_a_simulated_round_trains_in_a_scratch_folder_and_reports_the_gate(tiny_
     points = run_adapt_curve(AdaptConfig(data=data, model=tiny_model.out_dir, ks="4", seeds=1, first_seed=2, min_source=8, replay=40, fast_epochs=1.0, out=out))
     assert len(points) == 1 and (points[0].k, points[0].seed, points[0].rest_n) == (4, 2, 8)
     assert 0.0 <= points[0].before_macro_f1 <= 1.0 and 0.0 <= points[0].after_macro_f1 <= 1.0
-    assert 0.0 <= points[0].before_ece <= 1.0 and 0.0 <= points[0].after_ece <= 1.0
+    # "before" is the current model's calibration error on the items the agent did not correct.
+    from training.adapt import sample_corrections
+    from training.data import load_examples
+    from training.evaluate import evaluate_predictions
+    from training.inference import load_model, predict_proba
+
+    _, rest = sample_corrections(load_examples(data), 4, 2)
+    expected = evaluate_predictions([e.label for e in rest], predict_proba(load_model(tiny_model.out_dir), [e.text for e in rest])).ece
+    assert points[0].before_ece == pytest.approx(expected, abs=1e-4) and 0.0 <= points[0].after_ece <= 1.0
     assert isinstance(points[0].promoted, bool) and (points[0].promoted or points[0].reasons)
     assert json.loads(out.read_text())[0]["source"] == "handmade"
     assert json.loads(out.read_text())[0]["gate_alpha"] == AdaptConfig.gate_alpha  # which gate decided is kept with the curve
@@ -139,8 +136,11 @@ def test_saved_curves_are_shown_together_as_a_table_and_a_plot(tmp_path: Path, c
 
     from training.cli import main
 
-    first = [Point("tweets", 100, 0, 0.45, 0.65, 107, True, [], 1.5).__dict__]
-    later = [Point("tweets", 100, s, 0.46, 0.60, 107, False, ["recall dropped"], 1.4).__dict__ for s in (1, 2)]
+    def saved_before_the_ece_was_kept(point: Point) -> dict:
+        return {key: value for key, value in point.__dict__.items() if key not in ("before_ece", "after_ece")}
+
+    first = [saved_before_the_ece_was_kept(Point("tweets", 100, 0, 0.45, 0.65, 107, True, [], 1.5))]
+    later = [saved_before_the_ece_was_kept(Point("tweets", 100, s, 0.46, 0.60, 107, False, ["recall dropped"], 1.4)) for s in (1, 2)]
     files = [tmp_path / "a.json", tmp_path / "b.json", tmp_path / "b-again.json"]  # the last repeats seed 2: counted once
     for path, rows in zip(files, (first, later, later[1:])):
         path.write_text(json.dumps(rows), encoding="utf-8")

@@ -47,6 +47,17 @@ def test_the_teachers_logits_row_i_belong_to_text_i_whatever_the_lengths(tiny_mo
     assert teacher.card["test_macro_f1"] == tiny_model.card["test"]["macro_f1"]
 
 
+def test_a_teacher_kept_away_from_our_test_split_gives_no_warning_when_training_items_were_added(tiny_model, caplog):
+    from training.distill import load_teacher
+
+    with caplog.at_level("WARNING", logger="training.distill"):
+        teacher = load_teacher(tiny_model.out_dir, _examples(), data_hash="data-with-more-training-items", test_hash=tiny_model.card["test_hash"])
+    assert teacher.card["test_hash"] == tiny_model.card["test_hash"] and "may have seen our test items" not in caplog.text
+    with caplog.at_level("WARNING", logger="training.distill"):
+        load_teacher(tiny_model.out_dir, _examples(), data_hash="data-with-more-training-items", test_hash="another-test-split")
+    assert "may have seen our test items" in caplog.text
+
+
 def test_saved_targets_stand_in_for_the_teacher_only_for_the_texts_they_were_made_from(tiny_model, tmp_path):
     from training.data import Example
     from training.distill import load_teacher, write_targets

@@ -46,6 +46,10 @@ def test_model_card_records_what_a_reviewer_needs(tiny_model):
     assert card["version"] == 1 and card["split_sizes"]["train"] == 480
     assert 0.05 <= card["temperature"] <= 20 and 0 < card["needs_review_threshold"] <= 1
     assert (tiny_model.out_dir / "train.log").stat().st_size > 0
+    # Which test split the model was kept away from: what a student of it checks (training/distill.py).
+    from training.data import set_hash
+
+    assert card["test_hash"] == set_hash(split_examples(load_examples(paths.data_file()), load_splits(paths.splits_file()))["test"])
 
 
 def test_tiny_fine_tune_beats_the_majority_baseline(tiny_model):
