@@ -119,6 +119,20 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
 
 
 @pytest.fixture(scope="session")
+def load_script() -> Callable[[str], object]:
+    """A file of ``scripts/`` as a module, for the tests of its pure parts (scripts are run, not installed)."""
+    import importlib.util
+
+    def load(name: str) -> object:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def session_root() -> Path:
     return _SESSION_ROOT
 

@@ -169,13 +169,9 @@ def test_curves_made_with_other_settings_are_not_averaged_together(tmp_path: Pat
     assert round_settings(AdaptConfig(train_data=tmp_path / "x.jsonl"))["train_data"] == str(tmp_path / "x.jsonl")
 
 
-def test_parts_left_out_become_sources_and_may_not_take_test_items():
+def test_parts_left_out_become_sources_and_may_not_take_test_items(load_script):
     """scripts/leave_parts_out.py: the shift the fast settings are checked on (docs/ADAPT_CURVE.md)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("leave_parts_out", Path(__file__).parents[2] / "scripts" / "leave_parts_out.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("leave_parts_out")
     rows = [{"id": "p9-0001", "text": "a", "label": "bug"}, {"id": "p1-0001", "text": "b", "label": "praise"},
             {"id": "p10-0002", "text": "c", "label": "other"}, {"id": "p90-0001", "text": "d", "label": "bug"}]
     kept, held = script.leave_out(rows, {"p9", "p10"}, test_ids={"p1-0001"})

@@ -3,20 +3,12 @@ quotes its accuracy by family. Its windows are the handler's (tests/handler/test
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "long_text_windows.py"
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("long_text_windows", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("long_text_windows")
 
 
 @pytest.mark.parametrize("channel, family", [

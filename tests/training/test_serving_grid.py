@@ -46,11 +46,7 @@ def test_the_forward_pass_script_times_each_size_on_the_model(tiny_model, tmp_pa
     assert set(rows) == {"4", "8"} and all(len(rates) == 2 and all(r > 0 for r in rates) for rates in rows.values())
 
 
-def test_the_grid_measures_batch_size_one_at_one_delay_only() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("serving_grid", ROOT / "scripts" / "serving_grid.py")
-    grid = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(grid)
+def test_the_grid_measures_batch_size_one_at_one_delay_only(load_script) -> None:
+    grid = load_script("serving_grid")
     points = grid.grid_points(["onnx"], [16], [(1, 2)], [1, 8], [5, 20])
     assert [(batch, delay) for *_, batch, delay in points] == [(1, 5), (8, 5), (8, 20)]

@@ -3,21 +3,13 @@ its figures, so the mix must be the one it describes."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "weight_interpolation.py"
-
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("weight_interpolation", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("weight_interpolation")
 
 
 def test_shared_weights_are_mixed_and_the_head_and_integer_buffers_stay_fine_tuned(script):
