@@ -277,6 +277,12 @@ def train(
         return {"input_ids": ids, "attention_mask": [[1] * len(row) for row in ids]}
 
     train_ds = to_dataset(train_items).map(tokenize, batched=True, remove_columns=["text"])
+    # A model continued from a trained version (the fast retrain) keeps its trained head.
+    if config.probe_first and init_from is None:
+        from training.probe import probe_head
+
+        probe_accuracy = probe_head(model, classification_head(model), tokenizer, train_ds["input_ids"], train_ds["label"], config.seed)
+        logger.info("head fitted on the frozen encoder's features first (linear probe, training accuracy %.3f)", probe_accuracy)
     trainer_class = Trainer
     if teacher is not None:
         from training.distill import distillation_trainer
