@@ -6,7 +6,9 @@ On real traffic the model is confidently wrong, so that flag catches few of its 
 (docs/MODEL_REPORT.md). A classic complement (Lee et al. 2018) scores how far a text's
 features lie from what training saw: the Mahalanobis distance of what the head reads to the
 nearest label's mean, with one covariance shared by the labels (Ledoit-Wolf shrinkage: 384
-dimensions, about 5,000 items), both fitted on our training split.
+dimensions, about 5,000 items), both fitted on our training split. The features come from
+the head-and-tail reading of each text; the answers and confidences, whose mistakes are
+counted, from the reading the server makes (long texts in windows too).
 
 Flags compared on each set, thresholds fixed on the development set only:
   confidence   confidence under the card's review threshold (what the handler does today)

@@ -13,7 +13,7 @@ recovered much of the pretrained model's robustness to shifted data. Here:
 For each ``a`` the temperature and the review threshold are refitted on our development set,
 as ``feedback train`` fits them, and every set is read as served (head and tail, windows).
 The development set chooses; the external set is reported only. Nothing is retrained: about
-two minutes per value of ``a`` at two threads.
+a minute per value of ``a`` at two threads.
 
     python scripts/weight_interpolation.py --model /work/runs/s30/default/model --json out.json
 """
@@ -62,8 +62,8 @@ def main() -> None:
     head_prefixes = tuple(f"{name}." for name in HEAD_ATTRIBUTES)
     pretrained = {k: v for k, v in base.state_dict().items() if not k.startswith(head_prefixes)}
     fine_tuned = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
-    missing = sorted(k for k in fine_tuned if k not in pretrained and not k.startswith(head_prefixes))
-    print(f"{len(pretrained)} pretrained tensors; fine-tuned tensors without a pretrained match (kept): {missing or 'none'}")
+    unmatched = sorted(k for k, v in fine_tuned.items() if not k.startswith(head_prefixes) and (k not in pretrained or pretrained[k].shape != v.shape))
+    print(f"{len(pretrained)} pretrained tensors; encoder tensors without a pretrained match of the same shape (kept fine-tuned): {unmatched or 'none'}")
 
     parts = split_examples(load_examples(paths.data_file()), load_splits(paths.splits_file()))
     sets = {

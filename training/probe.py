@@ -9,9 +9,11 @@ first on the frozen encoder, then fine-tuning everything, kept in-distribution a
 and held better on shifted data. Our model learned our writing rather than the task
 (issue #10), which is the failure that paper describes.
 
-The probe is scikit-learn's logistic regression on exactly what the head reads (its
-input, captured by a hook, so any architecture ``classification_head`` knows works), with
-the encoder in eval mode (no dropout); its coefficients become the head's weights.
+The probe is scikit-learn's logistic regression on exactly what the head's linear layer
+reads (its input, captured by a hook; for BERT-family models, the default, the pooled
+``[CLS]`` vector), with the encoder in eval mode (no dropout); its coefficients become the
+layer's weights. A head with a hidden layer of its own (RoBERTa's dense + tanh) would be
+probed on that layer's random output, so it is refused rather than fitted on noise.
 """
 
 from __future__ import annotations
@@ -52,15 +54,16 @@ def head_inputs(model: Any, head: Any, tokenizer: Any, ids: Sequence[Sequence[in
     return out
 
 
-def fit_probe(features: np.ndarray, labels: np.ndarray, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+def fit_probe(features: np.ndarray, labels: np.ndarray, n_classes: int, seed: int, intercept: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """A multinomial logistic regression on ``features``: (weights n_classes x d, bias, its
     accuracy on the features it was fitted on). Classes missing from ``labels`` get a zero
-    row and a bias far below the others, so the head never predicts a label it never saw."""
+    row and a bias far below the others, so the head never predicts a label it never saw.
+    ``intercept=False`` for a layer without a bias: the fit must not rely on one."""
     from sklearn.linear_model import LogisticRegression
 
-    probe = LogisticRegression(C=PROBE_C, max_iter=2000, random_state=seed).fit(features, labels)
+    probe = LogisticRegression(C=PROBE_C, max_iter=2000, random_state=seed, fit_intercept=intercept).fit(features, labels)
     weight = np.zeros((n_classes, features.shape[1]), dtype=np.float32)
-    bias = np.full(n_classes, -10.0, dtype=np.float32)
+    bias = np.full(n_classes, -10.0 if intercept else 0.0, dtype=np.float32)
     coef, intercept = probe.coef_, probe.intercept_
     if len(probe.classes_) == 2:  # scikit-learn keeps one row for two classes: the second's logit
         coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
@@ -74,8 +77,15 @@ def probe_head(model: Any, head: Any, tokenizer: Any, ids: Sequence[Sequence[int
     copy it into ``head``; returns the probe's training accuracy (for the log)."""
     import torch
 
+    from client.core.errors import ModelError
+    from training.train import HEAD_ATTRIBUTES
+
+    modules = [module for name in HEAD_ATTRIBUTES if (module := getattr(model, name, None)) is not None]
+    if modules and sum(isinstance(m, torch.nn.Linear) for m in modules[0].modules()) > 1:
+        raise ModelError(f"{type(model).__name__}: its classification head has a hidden layer, which a linear probe cannot fit",
+                         "train it without --probe-first")
     features = head_inputs(model, head, tokenizer, ids)
-    weight, bias, accuracy = fit_probe(features, np.asarray(labels), head.out_features, seed)
+    weight, bias, accuracy = fit_probe(features, np.asarray(labels), head.out_features, seed, intercept=head.bias is not None)
     with torch.no_grad():
         head.weight.copy_(torch.from_numpy(weight))
         if head.bias is not None:

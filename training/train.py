@@ -278,7 +278,8 @@ def train(
 
     train_ds = to_dataset(train_items).map(tokenize, batched=True, remove_columns=["text"])
     # A model continued from a trained version (the fast retrain) keeps its trained head.
-    if config.probe_first and init_from is None:
+    probed = config.probe_first and init_from is None
+    if probed:
         from training.probe import probe_head
 
         probe_accuracy = probe_head(model, classification_head(model), tokenizer, train_ds["input_ids"], train_ds["label"], config.seed)
@@ -384,7 +385,7 @@ def train(
         "test_hash": set_hash(parts["test"]),
         "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
         "hyperparameters": {**cfg.to_dict(config), "teacher": teacher_name(config.teacher) if teacher is not None else None, "epochs_run": epochs_run,
-                            "averaged_epochs": averaged_epochs},
+                            "averaged_epochs": averaged_epochs, "probe_first": probed},
         "temperature": temperature,
         "temperature_folded": True,
         "needs_review_threshold": threshold,

@@ -60,6 +60,27 @@ def test_the_probe_is_fitted_on_the_heads_real_input_and_copied_into_the_head(ti
     np.testing.assert_allclose(logits, features @ expected_weight.T + expected_bias, rtol=1e-4, atol=1e-4)
 
 
+def test_a_layer_without_a_bias_gets_a_probe_without_an_intercept():
+    x, y = _blobs([0, 1, 2])
+    x = x - x.mean(axis=0)  # centred: the blobs stay separable through the origin
+    weight, bias, accuracy = fit_probe(x, y, n_classes=8, seed=0, intercept=False)
+    assert not bias.any()
+    assert accuracy == pytest.approx(float(((x @ weight.T).argmax(axis=1) == y).mean()))
+
+
+def test_a_head_with_a_hidden_layer_is_refused_rather_than_fitted_on_random_features():
+    from client.core.errors import ModelError
+
+    class TwoLayerHead(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.classifier = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh(), torch.nn.Linear(4, 8))
+
+    model = TwoLayerHead()
+    with pytest.raises(ModelError, match="hidden layer"):
+        probe_head(model, model.classifier[-1], tokenizer=None, ids=[[1, 2]], labels=[0], seed=0)
+
+
 @pytest.mark.slow
 def test_training_with_probe_first_fits_the_head_before_fine_tuning_and_the_card_says_so(tmp_path, caplog):
     from training.config import TrainConfig
@@ -80,6 +101,7 @@ def test_a_model_continued_from_a_trained_version_keeps_its_trained_head(tmp_pat
 
     settings = {"epochs": 1, "max_length": 32, "max_train_items": 64, "seed": 7, "teacher": None, "window_step": 0.0, "average_epochs": False}
     with caplog.at_level(logging.INFO, logger="training.train"):
-        train(TrainConfig(out=tmp_path / "continued", probe_first=True, **settings), init_from=str(tiny_model.out_dir))
+        result = train(TrainConfig(out=tmp_path / "continued", probe_first=True, **settings), init_from=str(tiny_model.out_dir))
     assert not any("linear probe" in record.getMessage() for record in caplog.records)
     assert any("training v" in record.getMessage() for record in caplog.records)  # the log was captured at all
+    assert result.card["hyperparameters"]["probe_first"] is False  # the card says what was done, not what was asked

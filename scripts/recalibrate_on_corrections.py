@@ -1,0 +1,111 @@
+"""Does a temperature fitted on a source's corrections make the model honest on that source,
+and what does it cost our own kind of text? (a measurement; docs/ADAPT_CURVE.md quotes it)
+
+The same rounds as ``feedback adapt-curve`` (``training/adapt.py``: k items of one external
+source, stratified, corrected by a simulated agent; the fast retrain on those not held out),
+and for each round the calibration error on the rest of the source, and on our development
+set, of four ways to score:
+
+  a  the current model, its own temperature (fitted on our development set): today
+  b  the current model, the temperature refitted on the k corrections (no retrain)
+  c  the fast-retrained model, its own temperature: today's correction loop
+  d  the fast-retrained model, the temperature refitted on its held-out corrections
+
+The only use of external items this project allows: the correction simulation issue #10
+names, in temporary folders. Nothing here is chosen on them; the figures are reported.
+
+    python scripts/recalibrate_on_corrections.py --model /work/runs/s30/default/model \\
+        --sources preotiucpietro2019_complaint_tweets:100,tizard2019_vlc_firefox_forums:100 --seeds 0,1,2 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from client.core.labels import LABEL2ID
+from training import paths
+from training.adapt import fast_retrain_settings, group_sources, sample_corrections
+from training.calibration import fit_temperature, probabilities
+from training.config import AdaptConfig
+from training.data import Example, load_examples
+from training.datacheck import normalise
+from training.evaluate import evaluate_predictions
+from training.inference import load_model, predict_logits
+from training.retrain import in_heldout, new_version_config
+from training.train import train
+
+
+def parse_sources(text: str) -> list[tuple[str, int]]:
+    """``name:k,name:k`` -> [(name, k), ...]."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, k = part.rpartition(":")
+        if not name or not k.isdigit() or int(k) < 2:
+            raise SystemExit(f"--sources: {part!r} is not name:k with k of 2 or more")
+        pairs.append((name, int(k)))
+    return pairs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, type=Path, help="the current model folder")
+    parser.add_argument("--sources", required=True, help="external sources and how many of each the agent corrects: name:k,name:k")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--json", type=Path, help="write every round here")
+    args = parser.parse_args()
+
+    config = AdaptConfig(data=paths.external_eval_file(), model=args.model)
+    current = load_model(args.model)
+    dev = load_examples(paths.dev_file())
+    groups = group_sources(load_examples(config.data))
+
+    def logits(loaded, items: list[Example]) -> np.ndarray:
+        return predict_logits(loaded.model, loaded.tokenizer, [e.text for e in items], loaded.max_length, **loaded.reading)
+
+    def ece(scores: np.ndarray, items: list[Example], temperature: float) -> float:
+        return round(evaluate_predictions([e.label for e in items], probabilities(scores, temperature)).ece, 4)
+
+    def refit(scores: np.ndarray, items: list[Example]) -> float:
+        return fit_temperature(scores, np.array([LABEL2ID[e.label] for e in items]))
+
+    dev_current = logits(current, dev)
+    rows = []
+    for name, k in parse_sources(args.sources):
+        if name not in groups:
+            raise SystemExit(f"--sources: no source {name!r} in {config.data}; it has: {', '.join(sorted(groups))}")
+        for seed in (int(s) for s in args.seeds.split(",")):
+            started = time.monotonic()
+            corrected, rest = sample_corrections(groups[name], k, seed)
+            held = [in_heldout(normalise(e.text), config.heldout_fraction) for e in corrected]
+            heldout = [e for e, h in zip(corrected, held) if h]
+            trained_on = [Example(f"correction:{e.id}", e.text, e.label, source="correction") for e, h in zip(corrected, held) if not h]
+            current_rest = logits(current, rest)
+            t_b = refit(logits(current, corrected), corrected)
+            with tempfile.TemporaryDirectory() as scratch:
+                settings = new_version_config(fast_retrain_settings(config), Path(scratch) / "model", 2, current.card)
+                settings.seed = seed
+                adapted = load_model(train(settings, extra_train=trained_on, init_from=str(args.model)).out_dir)
+                adapted_rest, adapted_held, adapted_dev = logits(adapted, rest), logits(adapted, heldout), logits(adapted, dev)
+            t_d = refit(adapted_held, heldout)
+            row = {
+                "source": name, "k": k, "seed": seed, "rest": len(rest), "heldout": len(heldout),
+                "a_rest": ece(current_rest, rest, current.temperature), "a_dev": ece(dev_current, dev, current.temperature),
+                "b_rest": ece(current_rest, rest, t_b), "b_dev": ece(dev_current, dev, t_b), "b_temperature": t_b,
+                "c_rest": ece(adapted_rest, rest, adapted.temperature), "c_dev": ece(adapted_dev, dev, adapted.temperature),
+                "d_rest": ece(adapted_rest, rest, t_d), "d_dev": ece(adapted_dev, dev, t_d), "d_temperature": t_d,
+                "minutes": round((time.monotonic() - started) / 60, 2),
+            }
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            if args.json:
+                args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
