@@ -11,6 +11,10 @@ set, of four ways to score:
   c  the fast-retrained model, its own temperature: today's correction loop
   d  the fast-retrained model, the temperature refitted on its held-out corrections
 
+With ``--pick least-confident`` the agent instead verifies the k items the model is least sure
+of (the review queue's default order), which is what a temperature fitted on everyday
+verdicts would see; ``--skip-retrain`` measures (a) and (b) alone.
+
 The only use of external items this project allows: the correction simulation issue #10
 names, in temporary folders. Nothing here is chosen on them; the figures are reported.
 
@@ -52,11 +56,22 @@ def parse_sources(text: str) -> list[tuple[str, int]]:
     return pairs
 
 
+def least_confident(items: list[Example], scores: np.ndarray, k: int) -> tuple[list[Example], list[Example]]:
+    """(the k items whose top score is lowest, the rest), ties in the source's order: what an
+    agent working through the review queue's default order verifies first."""
+    order = np.argsort(scores.max(axis=1), kind="stable")
+    picked = set(order[:k].tolist())
+    return [items[i] for i in order[:k]], [e for i, e in enumerate(items) if i not in picked]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path, help="the current model folder")
     parser.add_argument("--sources", required=True, help="external sources and how many of each the agent corrects: name:k,name:k")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--pick", choices=("stratified", "least-confident"), default="stratified",
+                        help="which k items the simulated agent verifies: a stratified sample (feedback adapt-curve's) or the least confident")
+    parser.add_argument("--skip-retrain", action="store_true", help="measure (a) and (b) only: no fast retrain")
     parser.add_argument("--json", type=Path, help="write every round here")
     args = parser.parse_args()
 
@@ -81,26 +96,33 @@ def main() -> None:
             raise SystemExit(f"--sources: no source {name!r} in {config.data}; it has: {', '.join(sorted(groups))}")
         for seed in (int(s) for s in args.seeds.split(",")):
             started = time.monotonic()
-            corrected, rest = sample_corrections(groups[name], k, seed)
+            if args.pick == "stratified":
+                corrected, rest = sample_corrections(groups[name], k, seed)
+            else:
+                corrected, rest = least_confident(groups[name], logits(current, groups[name]), k)
             held = [in_heldout(normalise(e.text), config.heldout_fraction) for e in corrected]
             heldout = [e for e, h in zip(corrected, held) if h]
             trained_on = [Example(f"correction:{e.id}", e.text, e.label, source="correction") for e, h in zip(corrected, held) if not h]
             current_rest = logits(current, rest)
             t_b = refit(logits(current, corrected), corrected)
-            with tempfile.TemporaryDirectory() as scratch:
-                settings = new_version_config(fast_retrain_settings(config), Path(scratch) / "model", 2, current.card)
-                settings.seed = seed
-                adapted = load_model(train(settings, extra_train=trained_on, init_from=str(args.model)).out_dir)
-                adapted_rest, adapted_held, adapted_dev = logits(adapted, rest), logits(adapted, heldout), logits(adapted, dev)
-            t_d = refit(adapted_held, heldout)
             row = {
-                "source": name, "k": k, "seed": seed, "rest": len(rest), "heldout": len(heldout),
+                "source": name, "k": k, "seed": seed, "pick": args.pick, "rest": len(rest),
                 "a_rest": ece(current_rest, rest, current.temperature), "a_dev": ece(dev_current, dev, current.temperature),
                 "b_rest": ece(current_rest, rest, t_b), "b_dev": ece(dev_current, dev, t_b), "b_temperature": t_b,
-                "c_rest": ece(adapted_rest, rest, adapted.temperature), "c_dev": ece(adapted_dev, dev, adapted.temperature),
-                "d_rest": ece(adapted_rest, rest, t_d), "d_dev": ece(adapted_dev, dev, t_d), "d_temperature": t_d,
-                "minutes": round((time.monotonic() - started) / 60, 2),
             }
+            if not args.skip_retrain:
+                with tempfile.TemporaryDirectory() as scratch:
+                    settings = new_version_config(fast_retrain_settings(config), Path(scratch) / "model", 2, current.card)
+                    settings.seed = seed
+                    adapted = load_model(train(settings, extra_train=trained_on, init_from=str(args.model)).out_dir)
+                    adapted_rest, adapted_held, adapted_dev = logits(adapted, rest), logits(adapted, heldout), logits(adapted, dev)
+                t_d = refit(adapted_held, heldout)
+                row |= {
+                    "heldout": len(heldout),
+                    "c_rest": ece(adapted_rest, rest, adapted.temperature), "c_dev": ece(adapted_dev, dev, adapted.temperature),
+                    "d_rest": ece(adapted_rest, rest, t_d), "d_dev": ece(adapted_dev, dev, t_d), "d_temperature": t_d,
+                }
+            row["minutes"] = round((time.monotonic() - started) / 60, 2)
             print(json.dumps(row), flush=True)
             rows.append(row)
             if args.json:
