@@ -64,11 +64,11 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, n_classes: int, seed: in
     probe = LogisticRegression(C=PROBE_C, max_iter=2000, random_state=seed, fit_intercept=intercept).fit(features, labels)
     weight = np.zeros((n_classes, features.shape[1]), dtype=np.float32)
     bias = np.full(n_classes, -10.0 if intercept else 0.0, dtype=np.float32)
-    coef, intercept = probe.coef_, probe.intercept_
+    coef, offsets = probe.coef_, probe.intercept_
     if len(probe.classes_) == 2:  # scikit-learn keeps one row for two classes: the second's logit
-        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+        coef, offsets = np.vstack([-coef / 2, coef / 2]), np.array([-offsets[0] / 2, offsets[0] / 2])
     weight[probe.classes_] = coef
-    bias[probe.classes_] = intercept
+    bias[probe.classes_] = offsets
     return weight, bias, float(probe.score(features, labels))
 
 
