@@ -32,7 +32,7 @@ from client.core.errors import DataError
 from client.core.labels import LABELS, unknown_label_message
 from client.core.records import read_records, write_records
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS corrections (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,10 +45,20 @@ _SCHEMA = (
     created_at       TEXT NOT NULL,
     agent            TEXT,
     source           TEXT,
-    consumed_by      TEXT
+    consumed_by      TEXT,
+    spot_check       INTEGER NOT NULL DEFAULT 0,
+    needs_review     INTEGER
 )""",
     "CREATE INDEX IF NOT EXISTS corrections_pending ON corrections (consumed_by)",
 )
+# What each version adds to the one before: a store of an older version is brought up to
+# date when it is opened, in one transaction, keeping every row.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (  # spot checks (client/core/spot_check.py): a verdict on a randomly drawn item, and the review flag it had
+        "ALTER TABLE corrections ADD COLUMN spot_check INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE corrections ADD COLUMN needs_review INTEGER",
+    ),
+}
 KINDS = ("correction", "confirmation")
 STORE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
 BUSY_TIMEOUT_S = 10.0
@@ -70,9 +80,14 @@ class Correction:
     agent: str | None = None
     source: str | None = None
     consumed_by: str | None = None
+    spot_check: bool = False  # the item was drawn at random for a spot check, not picked by the agent
+    needs_review: bool | None = None  # the review flag on the prediction; None when not recorded
     id: int | None = None
 
     def __post_init__(self) -> None:
+        # SQLite and CSV give 0/1 or "true"/"false"; the dataclass always holds bools.
+        object.__setattr__(self, "spot_check", bool(parse_flag(self.spot_check, "spot_check")))
+        object.__setattr__(self, "needs_review", parse_flag(self.needs_review, "needs_review"))
         if self.final_label not in LABELS:
             raise DataError(unknown_label_message(self.final_label))
         if self.kind not in KINDS:
@@ -116,6 +131,23 @@ class BackupResult:
     rows: int
     bytes: int
     seconds: float
+
+
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+
+
+def parse_flag(value: object, field: str) -> bool | None:
+    """A yes/no field as stored (bool, 0/1, or text such as "True"); None when empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().casefold()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise DataError(f"{field} must be true or false (or 1 or 0). But it was {value!r}")
 
 
 def now_iso() -> str:
@@ -207,6 +239,13 @@ def store_error(path: Path, action: str, exc: sqlite3.Error, timeout: float = BU
     return DataError(f"{path}: {action} failed: {detail}", "run `feedback corrections check`; if it reports problems, restore your latest backup")
 
 
+def _upgrade(version: int) -> tuple[str, ...]:
+    """The statements that bring a store of ``version`` to ``SCHEMA_VERSION`` (0: a new store)."""
+    if version == 0:
+        return _SCHEMA
+    return tuple(statement for step in range(version + 1, SCHEMA_VERSION + 1) for statement in _MIGRATIONS[step])
+
+
 class CorrectionsStore:
     """The local retraining set: SQLite in WAL mode, schema versioned by ``user_version``.
 
@@ -230,10 +269,10 @@ class CorrectionsStore:
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute("PRAGMA journal_mode=WAL")
             if version < SCHEMA_VERSION:
-                db.execute("BEGIN IMMEDIATE")  # two processes creating the store at once: one creates, the other sees it
+                db.execute("BEGIN IMMEDIATE")  # two processes creating or upgrading the store at once: one does it, the other sees it
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 self._refuse_newer(version)
-                for statement in _SCHEMA:
+                for statement in _upgrade(version):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 db.execute("COMMIT")

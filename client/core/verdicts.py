@@ -8,8 +8,15 @@ from client.core.corrections import Correction, now_iso
 SINGLE_SOURCE = "single"
 
 
-def make_verdict(text: str, prediction: Prediction, final_label: str, agent: str, source: str) -> Correction:
-    """A confirmation when the agent keeps the model's label, else a correction."""
+def make_verdict(
+    text: str, prediction: Prediction, final_label: str, agent: str, source: str, flagged: bool | None = None, spot_check: bool = False
+) -> Correction:
+    """A confirmation when the agent keeps the model's label, else a correction.
+
+    ``flagged`` is the review flag the agent saw (the agent's threshold may differ from the
+    model's, so it is passed in; None: the model's own flag); ``spot_check`` marks an item
+    drawn at random, whose verdict measures the model without the queue's bias.
+    """
     return Correction(
         text=text,
         final_label=final_label,
@@ -20,4 +27,6 @@ def make_verdict(text: str, prediction: Prediction, final_label: str, agent: str
         created_at=now_iso(),
         agent=agent or None,
         source=source,
+        spot_check=spot_check,
+        needs_review=prediction.needs_review if flagged is None else flagged,
     )

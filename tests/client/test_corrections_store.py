@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from client.core.corrections import Correction, CorrectionsStore, expired, matches, parse_day
+from client.core.corrections import SCHEMA_VERSION, Correction, CorrectionsStore, expired, matches, parse_day, read_corrections
 from client.core.errors import DataError
 
 ROWS = 1000  # per writer when two write at once, as issue #11 asks
@@ -285,8 +285,58 @@ def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
     before = sha256(db)
     with pytest.raises(DataError) as error:
         CorrectionsStore(db)
-    assert "schema version 7, newer than this program (1)" in error.value.message and "upgrade Feedback Analyzer" in error.value.hint
+    assert f"schema version 7, newer than this program ({SCHEMA_VERSION})" in error.value.message and "upgrade Feedback Analyzer" in error.value.hint
     assert sha256(db) == before
+
+
+# The first schema, as version 1 of the app created it: the upgrade below must keep every row.
+SCHEMA_V1 = """CREATE TABLE corrections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, predicted_label TEXT, final_label TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('correction', 'confirmation')), confidence REAL, model_version TEXT,
+    created_at TEXT NOT NULL, agent TEXT, source TEXT, consumed_by TEXT)"""
+
+
+def test_a_store_of_the_first_schema_is_upgraded_in_place_and_keeps_every_row(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite3"
+    with sqlite3.connect(db) as raw:
+        raw.execute(SCHEMA_V1)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.executemany(
+            "INSERT INTO corrections (text, predicted_label, final_label, kind, confidence, model_version, created_at, consumed_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [("the export hangs", "question", "bug", "correction", 0.61, "3", "2026-01-02T00:00:00+00:00", "4"),
+             ("add a dark mode", "feature_request", "feature_request", "confirmation", 0.97, "3", "2026-01-03T00:00:00+00:00", None)],
+        )
+        raw.execute("PRAGMA user_version = 1")
+    raw.close()
+
+    store = CorrectionsStore(db)
+    old = store.all()
+    assert [(c.text, c.final_label, c.consumed_by, c.spot_check, c.needs_review) for c in old] == [
+        ("the export hangs", "bug", "4", False, None), ("add a dark mode", "feature_request", None, False, None)]
+    store.add(Correction("the app logs me out", "bug", "complaint", confidence=0.9, spot_check=True, needs_review=False))
+    again = CorrectionsStore(db).all()  # opening an up-to-date store changes nothing
+    assert (again[-1].spot_check, again[-1].needs_review) == (True, False) and again[:2] == old
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    raw.close()
+    assert store.check() == []
+
+
+def test_spot_check_marks_survive_an_export_and_an_import(tmp_path: Path) -> None:
+    store = CorrectionsStore(tmp_path / "c.sqlite3")
+    store.add(Correction("the app logs me out", "bug", "complaint", confidence=0.9, spot_check=True, needs_review=True))
+    store.add(Correction("add a dark mode", "feature_request"))
+    for suffix in ("csv", "jsonl"):
+        back = read_corrections(store.export(tmp_path / f"out.{suffix}"))
+        assert [(c.spot_check, c.needs_review) for c in back] == [(True, True), (False, None)], suffix
+
+
+def test_a_spot_check_mark_that_is_not_yes_or_no_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("text,final_label,spot_check\nthe app logs me out,bug,maybe\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"in.csv:2: spot_check must be true or false"):
+        read_corrections(path)
 
 
 def test_a_store_removed_behind_its_back_is_an_error_not_a_new_empty_store(tmp_path: Path) -> None:
