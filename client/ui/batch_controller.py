@@ -4,11 +4,16 @@ The run's state (``BatchRun``) is only changed on the GUI thread, from queued pr
 signals; the worker thread only talks to the server (``classify_chunks``, several requests
 in flight, answers in any order). A run stopped by the server keeps every answered chunk
 and ``resume()`` sends exactly the unfinished rows.
+
+A spot check (``draw_spot_check``) is a random sample of the classified rows in a random
+order, in a table of its own; every verdict on a sampled row is saved as a spot-check
+verdict, and the sample's report (``client.core.spot_check``) is sent after each one.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from client.ui.review_order import ReviewOrder
 from client.ui.services import Services
 from client.ui.signals import emit
 from client.core.stats import Throughput
+from client.core.spot_check import SpotCheckReport, Verdict, draw, summarize
 from client.core.verdicts import make_verdict
 from client.ui.workers import Worker
 from client.core.corrections import Correction
@@ -45,6 +51,7 @@ class BatchController(QObject):
     interrupted = Signal(object)  # the error that stopped the run
     exported = Signal(object)  # Path
     export_failed = Signal(object)
+    spot_checked = Signal(object)  # SpotCheckReport of the current sample, after a draw and after each verdict
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +66,12 @@ class BatchController(QObject):
         self.queue = ResultsFilter(queue=True, parent=self)
         self.queue.setSourceModel(self.queue_model)
         self.review_order = ReviewOrder(services, self.queue_model, self.queue, self)
+        # The spot check: a random sample of the classified rows, in the random order it was drawn in.
+        self.spot_model = ResultsTableModel(parent=self)
+        self.spot = ResultsFilter(parent=self)
+        self.spot.setSourceModel(self.spot_model)
+        self._spot_rank: dict[int, int] = {}  # id(BatchResult) -> position in the draw
+        self.spot_population = 0  # classified rows when the sample was drawn
         self.state_changed.connect(self.review_order.run_state)
         self._by_correction: dict[int, BatchResult] = {}
         self._worker: Worker | None = None
@@ -67,6 +80,7 @@ class BatchController(QObject):
         self._throughput: Throughput | None = None
         self.model.verdict_requested.connect(self.save_verdict)
         self.queue_model.verdict_requested.connect(self.save_verdict)
+        self.spot_model.verdict_requested.connect(self.save_verdict)
         services.corrections.saved.connect(self._verdict_saved)
         services.corrections.undone.connect(self._verdict_undone)
 
@@ -91,6 +105,8 @@ class BatchController(QObject):
         self._by_correction = {}
         self.model.clear()
         self.queue_model.clear()
+        self.spot_model.clear()
+        self._spot_rank, self.spot_population = {}, 0
         logger.info("opened %s: %d rows, %d skipped", path.name, len(read.rows), len(read.errors))
         self._set_state(IDLE)
         emit(self.loaded, self.run)
@@ -161,13 +177,48 @@ class BatchController(QObject):
         """Save the agent's label for ``result`` (a correction, or a confirmation if unchanged)."""
         if self.run is None:
             return
-        correction = make_verdict(result.row.text, result.prediction, label, self.services.settings.agent, self.run.source.name)
+        correction = make_verdict(
+            result.row.text, result.prediction, label, self.services.settings.agent, self.run.source.name,
+            flagged=result.flagged, spot_check=id(result) in self._spot_rank,
+        )
         self.services.corrections.save(correction, tag=(self.run, result), replaces=result.verdict)
 
     def confirm(self, results: list[BatchResult]) -> None:
         """Confirm the model's label on each of ``results``."""
         for result in results:
             self.save_verdict(result, result.prediction.label)
+
+    def draw_spot_check(self, size: int, seed: int | None = None) -> int:
+        """Draw a new sample of ``size`` classified rows at random (replacing any earlier one); how many were drawn.
+
+        A sampled row that already has a verdict from this session keeps it, saved again as
+        a spot-check verdict so that the store's report counts it too. Drawn while a batch
+        runs, the sample would favour the rows classified first, so that is refused.
+        """
+        if self.run is None or self.state == RUNNING or not self.run.results:
+            return 0
+        results = list(self.run.results)
+        order = draw(len(results), size, secrets.randbits(64) if seed is None else seed)
+        sample = [results[i] for i in order]
+        self._spot_rank = {id(r): position for position, r in enumerate(sample)}
+        self.spot_population = len(results)
+        self.spot_model.clear()
+        self.spot_model.order_by(lambda r: (self._spot_rank.get(id(r), len(self._spot_rank)), r.row.line))
+        self.spot_model.add_results(sample)
+        logger.info("spot check drawn: %d of %d classified rows", len(sample), len(results))
+        for result in sample:
+            if result.verdict is not None and not result.verdict.spot_check:
+                self.save_verdict(result, result.verdict.final_label)
+        emit(self.spot_checked, self.spot_report())
+        return len(sample)
+
+    def spot_report(self) -> SpotCheckReport:
+        """The current sample's verdicts against what the model claimed for them."""
+        return summarize(
+            Verdict(r.prediction.label, r.verdict.final_label, r.prediction.confidence, r.flagged)
+            for r in self.spot_model.results()
+            if r.verdict is not None
+        )
 
     def _verdict_saved(self, saved: Correction, _replaced: object, tag: object) -> None:
         if isinstance(tag, tuple) and len(tag) == 2 and tag[0] is self.run:
@@ -180,7 +231,7 @@ class BatchController(QObject):
 
     def _show_verdict(self, result: BatchResult, verdict: Correction | None) -> None:
         """Set ``result``'s verdict and update both tables (rows are found before their key changes)."""
-        rows = [(model, model.locate(result)) for model in (self.model, self.queue_model)]
+        rows = [(model, model.locate(result)) for model in (self.model, self.queue_model, self.spot_model)]
         if result.verdict is not None and result.verdict.id is not None:
             self._by_correction.pop(result.verdict.id, None)
         result.verdict = verdict
@@ -189,6 +240,8 @@ class BatchController(QObject):
         for model, row in rows:
             if row is not None:
                 model.refresh(row)
+        if id(result) in self._spot_rank:
+            emit(self.spot_checked, self.spot_report())
 
     def export(self, path: Path) -> Worker | None:
         """Write the results so far (a snapshot) to CSV or JSONL in the background."""

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from client.ui.batch_controller import CANCELLED, FINISHED, INTERRUPTED, LOADING, RUNNING, BatchController
 from client.core.batch import BatchRun
 from client.core.review_queue import ORDER_TITLES
+from client.core.spot_check import DEFAULT_SIZE, MAX_SIZE, SpotCheckReport
 from client.ui.explanation import RowExplanation
 from client.ui.results_view import FilterBar, QueueBar, ResultsTable
 from client.ui import settings_store
@@ -100,6 +102,24 @@ class BatchPanel(QWidget):
         self.queue_count = QLabel()
         self.queue_confirm = QPushButton("Confirm selected")
         self.queue_confirm.clicked.connect(lambda: controller.confirm(self.queue_table.selected_results()))
+        self.spot_size = QSpinBox()
+        self.spot_size.setRange(1, MAX_SIZE)
+        self.spot_size.setValue(DEFAULT_SIZE)
+        self.spot_size.setAccessibleName("Spot check size")
+        self.spot_button = QPushButton("Draw a random sample")
+        self.spot_button.setToolTip(
+            "Items drawn at random from every classified row: their verdicts say how often the model is really right on this file"
+        )
+        self.spot_button.clicked.connect(self.draw_spot_check)
+        self.spot_table = ResultsTable(controller.spot, sortable=False)
+        self.spot_table.verdict_keyed.connect(controller.save_verdict)
+        self.spot_table.confirm_keyed.connect(controller.confirm)
+        self.spot_report = QLabel("Draw a sample, then give each item a verdict (keys 1-8, Enter to confirm).")
+        self.spot_report.setWordWrap(True)
+        self.spot_report.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.spot_confirm = QPushButton("Confirm selected")
+        self.spot_confirm.clicked.connect(lambda: controller.confirm(self.spot_table.selected_results()))
+        self.spot_detail = RowExplanation(controller.services, self.spot_table)
         self.errors = QTableWidget(0, 2)
         self.errors.setHorizontalHeaderLabels(["Line", "Problem"])
         self.errors.horizontalHeader().setStretchLastSection(True)
@@ -114,6 +134,7 @@ class BatchPanel(QWidget):
         self.tabs.addTab(self.preview, "Preview")
         self.tabs.addTab(self._with_bar(self.filters, self.table, self.results_detail, self.shown_count, self.confirm_button), "Results")
         self.tabs.addTab(self._with_bar(self.queue_bar, self.queue_table, self.queue_detail, self.queue_count, self.queue_confirm), "Review queue")
+        self.tabs.addTab(self._with_bar(self._spot_bar(), self.spot_table, self.spot_detail, self.spot_report, self.spot_confirm), "Spot check")
         self.tabs.addTab(self.errors, "Errors")
         self.tabs.addTab(self.summary, "Summary")
 
@@ -143,6 +164,7 @@ class BatchPanel(QWidget):
         controller.exported.connect(lambda path: self.note.setText(f"Exported to {path}"))
         controller.review_order.ordered.connect(self._update_counts)
         controller.export_failed.connect(lambda exc: self.note.setText(f"Export failed: {exc}"))
+        controller.spot_checked.connect(self._spot_checked)
         for proxy in (controller.filtered, controller.queue):
             for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
                 signal.connect(self._update_counts)
@@ -161,6 +183,23 @@ class BatchPanel(QWidget):
         bottom.addWidget(button)
         layout.addLayout(bottom)
         return page
+
+    def draw_spot_check(self) -> None:
+        """Draw the sample, show it, and put the keyboard on its first item."""
+        if self.controller.draw_spot_check(self.spot_size.value()):
+            self.tabs.setCurrentWidget(self.spot_table.parentWidget())
+            self.spot_table.setFocus()
+            self.spot_table.go_to(0)
+
+    def _spot_bar(self) -> QWidget:
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Items"))
+        row.addWidget(self.spot_size)
+        row.addWidget(self.spot_button)
+        row.addStretch(1)
+        return bar
 
     # ------------------------------------------------------------------ files
 
@@ -289,6 +328,7 @@ class BatchPanel(QWidget):
         self.resume_button.setVisible(state in (CANCELLED, INTERRUPTED))
         self.open_button.setEnabled(state not in (RUNNING, LOADING))
         self.export_button.setEnabled(run is not None and bool(run.results) and state != RUNNING)
+        self.spot_button.setEnabled(run is not None and bool(run.results) and state not in (RUNNING, LOADING))
         if state == RUNNING:
             self.tabs.setCurrentIndex(1)
             self.note.setText("")
@@ -298,6 +338,14 @@ class BatchPanel(QWidget):
             self.note.setText(f"Cancelled after {run.done:,} of {run.total:,} rows; the results so far are kept. Resume continues.")
         elif state == INTERRUPTED and run is not None:
             self.note.setText(f"Stopped by a server problem after {run.done:,} of {run.total:,} rows; the results so far are kept.")
+
+    def _spot_checked(self, report: SpotCheckReport) -> None:
+        drawn = self.controller.spot_model.rowCount()
+        run = self.controller.run
+        heading = f"Spot check: {report.checked} of {drawn} drawn items have a verdict"
+        if run is not None and self.controller.spot_population < run.total:
+            heading += f" (drawn from the {self.controller.spot_population:,} of {run.total:,} rows classified then)"
+        self.spot_report.setText(heading + ". " + " ".join(report.sentences()))
 
     def _update_counts(self) -> None:
         total = self.controller.model.rowCount()

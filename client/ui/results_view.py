@@ -75,10 +75,12 @@ class ResultsTable(QTableView):
     verdict_keyed = Signal(object, str)  # BatchResult, label id: the agent pressed a key
     confirm_keyed = Signal(object)  # list of BatchResult: Enter on the selection
 
-    def __init__(self, proxy: ResultsFilter, parent: QWidget | None = None) -> None:
+    def __init__(self, proxy: ResultsFilter, parent: QWidget | None = None, sortable: bool | None = None) -> None:
         super().__init__(parent)
         self.setModel(proxy)
-        if not proxy.queue:  # the queue keeps its own order: lowest confidence first
+        # The queue keeps its own order (the agent's choice of review order) and a spot check
+        # the random order it was drawn in; only the results table sorts on a header click.
+        if not proxy.queue if sortable is None else sortable:
             self.setSortingEnabled(True)
             self.sortByColumn(LINE, Qt.SortOrder.AscendingOrder)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

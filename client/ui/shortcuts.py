@@ -68,7 +68,7 @@ class Shortcut:
     where: str
 
 
-TABLES = "Batch results and review queue"
+TABLES = "Batch results, review queue and spot check"
 SINGLE = "Classify tab"
 ANYWHERE = "Anywhere"
 

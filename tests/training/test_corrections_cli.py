@@ -18,7 +18,7 @@ from client.core.corrections import Correction, CorrectionsStore, read_correctio
 from training.cli import main
 
 SECRET = "jane.roe@example.com"
-SUBCOMMANDS = ["count", "list", "check", "backup", "purge", "delete"]
+SUBCOMMANDS = ["count", "list", "check", "spot-check", "backup", "purge", "delete"]
 
 
 @pytest.fixture
@@ -76,6 +76,28 @@ def test_a_deletion_request_counts_first_and_deletes_only_with_yes(store: Correc
     day_after = (datetime.now(timezone.utc) - timedelta(days=100)).date().isoformat()
     assert main(["corrections", "delete", "--before", day_after, "--yes"]) == 0
     assert "deleted 2 matching" in capsys.readouterr().out and [c.id for c in store.all()] == [3]
+
+
+def test_spot_check_reports_each_source_without_customer_text(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["corrections", "spot-check"]) == 0
+    assert "no spot-check verdicts in" in capsys.readouterr().out  # the fixture's five were chosen by agents, not drawn
+    right = [Correction(f"{SECRET} item {i}", "bug", "bug", "confirmation", confidence=0.9, model_version="3", source="tweets.csv",
+                        spot_check=True, needs_review=False) for i in range(6)]
+    wrong = [Correction(f"{SECRET} wrong {i}", "complaint", "other", confidence=0.95, model_version="3", source="tweets.csv",
+                        spot_check=True, needs_review=i == 0) for i in range(4)]
+    store.add_many([*right, *wrong, Correction("a forum post", "question", "question", "confirmation", confidence=0.7,
+                                               model_version="3", source="forum.jsonl", spot_check=True)])
+    assert main(["corrections", "spot-check", "--source", "tweets.csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tweets.csv, model v3:\n") and "forum.jsonl" not in out and SECRET not in out
+    assert "6 of 10 right: 60% (95% interval 31% to 83%)" in out and "over-confident on this source by about 32 points" in out
+    assert "The review flag caught 1 of 4 mistakes, flagging 1 of 10 items." in out
+    assert main(["corrections", "spot-check", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["source"], r["checked"], r["right"], r["calibration"]) for r in rows] == [
+        ("forum.jsonl", 1, 1, "consistent"), ("tweets.csv", 10, 6, "over-confident")]
+    assert main(["corrections", "spot-check", "--source", "chat.csv"]) == 0
+    assert "no spot-check verdicts from chat.csv" in capsys.readouterr().out
 
 
 def test_purge_applies_retention_to_consumed_corrections_only(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:

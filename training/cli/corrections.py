@@ -1,4 +1,4 @@
-"""``feedback corrections count|list|check|purge|delete|backup``: the corrections store from the shell.
+"""``feedback corrections count|list|check|spot-check|purge|delete|backup``: the corrections store from the shell.
 
 The store holds customers' words (see SECURITY.md), so the two commands that delete only
 count what they would remove unless ``--yes`` is given, and print counts and ids, never
@@ -15,6 +15,7 @@ from typing import Any
 
 from client.core.corrections import Correction, CorrectionsStore, Erasure, expired
 from client.core.errors import DataError
+from client.core.spot_check import by_source
 from training import config as cfg
 from training.cli._common import add_command
 
@@ -59,6 +60,31 @@ def check(_args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
         print(f"{len(problems)} problem(s) in {config.db}: restore your latest backup (see docs/RELIABILITY.md)")
         return 1
     print(f"ok: {config.db} ({store.counts().total} corrections)")
+    return 0
+
+
+def spot_check(args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
+    """Each source's spot checks: how often the model was right against what it claimed (no customer text)."""
+    reports = by_source(_store(config).all())
+    if args.source is not None:
+        reports = {key: r for key, r in reports.items() if key[0] == args.source}
+    if args.json:
+        for (source, version), r in reports.items():
+            print(json.dumps({
+                "source": source, "model_version": version, "checked": r.checked, "right": r.right, "accuracy": round(r.accuracy, 4),
+                "low": round(r.low, 4), "high": round(r.high, 4), "mean_confidence": round(r.mean_confidence, 4),
+                "calibration": r.calibration, "mistakes_flagged": r.mistakes_flagged, "mistakes_flag_known": r.mistakes_flag_known,
+                "flagged": r.flagged, "flag_known": r.flag_known,
+            }))
+        return 0
+    if not reports:
+        where = f" from {args.source}" if args.source is not None else ""
+        print(f"no spot-check verdicts{where} in {config.db}: draw a sample in the app's Batch tab (Spot check) and give each item a verdict")
+        return 0
+    for (source, version), r in reports.items():
+        print(f"{source}, model v{version}:")
+        for sentence in r.sentences():
+            print(f"  {sentence}")
     return 0
 
 
@@ -108,13 +134,17 @@ def register(subparsers: Any) -> None:
         "corrections", help="count, list, check, back up, purge or delete the agents' corrections",
         description="The local corrections store (see docs/RELIABILITY.md and SECURITY.md).",
     )
-    inner = group.add_subparsers(dest="corrections_command", required=True, metavar="{count,list,check,backup,purge,delete}")
+    inner = group.add_subparsers(dest="corrections_command", required=True, metavar="{count,list,check,spot-check,backup,purge,delete}")
     c = add_command(inner, "count", "How many corrections the store holds: pending and consumed.", "feedback corrections count", count, cfg.CorrectionsConfig)
     c.add_argument("--json", action="store_true", help="print JSON")
     ls = add_command(inner, "list", "List the corrections, oldest first (shows customers' words).", "feedback corrections list --pending", list_corrections, cfg.CorrectionsConfig)
     ls.add_argument("--pending", action="store_true", help="only those no promoted version has consumed yet")
     ls.add_argument("--json", action="store_true", help="print one JSON object per line, with the full text")
     add_command(inner, "check", "Run SQLite's integrity check on the store (exit 1 on problems).", "feedback corrections check", check, cfg.CorrectionsConfig)
+    sc = add_command(inner, "spot-check", "How often the model was really right on each source's random spot check, against its mean confidence.",
+                     "feedback corrections spot-check --source tweets.csv", spot_check, cfg.CorrectionsConfig)
+    sc.add_argument("--source", help="only this source (the file name the app classified)")
+    sc.add_argument("--json", action="store_true", help="print one JSON object per source and model version")
     b = add_command(inner, "backup", "Copy the store to a new file through SQLite's online backup API; safe while the app writes.",
                     "feedback corrections backup ~/backups/corrections-2025-06-30.sqlite3", backup, cfg.CorrectionsConfig)
     b.add_argument("out", help="the backup file to create (never overwritten)")

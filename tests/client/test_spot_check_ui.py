@@ -1,0 +1,109 @@
+"""The spot check on the real window against the real server: draw a random sample with a
+click, give verdicts with keys, read the report; the store marks exactly the sampled verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from drive import open_and_run, write_csv
+from PySide6.QtCore import Qt
+
+from client.core.corrections import read_corrections
+from client.core.labels import LABELS
+from client.core.spot_check import by_source
+
+pytestmark = pytest.mark.server
+ROWS = 12
+
+
+@pytest.fixture
+def finished(qtbot, window, tmp_path: Path):
+    open_and_run(qtbot, window, write_csv(tmp_path / "inbox.csv", ROWS))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    return window
+
+
+def key(qtbot, window, table, pressed) -> None:
+    with qtbot.waitSignal(window.services.corrections.saved, timeout=10000):
+        qtbot.keyClick(table, pressed)
+
+
+def draw(qtbot, window, size: int) -> None:
+    batch = window.batch
+    batch.spot_size.lineEdit().selectAll()
+    qtbot.keyClicks(batch.spot_size, str(size))
+    assert batch.spot_size.value() == size
+    with qtbot.waitSignal(window.batch_controller.spot_checked, timeout=10000):
+        qtbot.mouseClick(batch.spot_button, Qt.MouseButton.LeftButton)
+
+
+def test_a_drawn_sample_is_checked_with_keys_and_reported(qtbot, finished, corrections_db: Path) -> None:
+    batch, controller = finished.batch, finished.batch_controller
+    # A verdict given before the draw, in the results table: the whole file is drawn below, so it is sampled.
+    batch.tabs.setCurrentIndex(1)
+    batch.table.setFocus()
+    qtbot.waitUntil(batch.table.hasFocus)
+    batch.table.go_to(0)
+    earlier = batch.table.current_result()
+    key(qtbot, finished, batch.table, Qt.Key.Key_2)
+
+    with qtbot.waitSignal(finished.services.corrections.saved, timeout=10000):  # the earlier verdict, saved again as a spot check
+        draw(qtbot, finished, ROWS)
+    table = batch.spot_table
+    assert batch.tabs.currentWidget() is table.parentWidget() and table.hasFocus() and table.currentIndex().row() == 0
+    sampled = [table.proxy.result(row) for row in range(table.proxy.rowCount())]
+    assert sorted(r.row.line for r in sampled) == sorted(r.row.line for r in controller.run.results)
+    assert "1 of 12 drawn items have a verdict" in batch.spot_report.text()
+
+    pending = [row for row, r in enumerate(sampled) if r.verdict is None][:3]
+    for row, pressed in zip(pending, (Qt.Key.Key_Return, Qt.Key.Key_Return, Qt.Key.Key_8)):
+        table.go_to(row)
+        key(qtbot, finished, table, pressed)
+    assert table.proxy.rowCount() == ROWS  # checked rows stay: the sample is the denominator
+
+    stored = read_corrections(corrections_db)
+    assert len(stored) == 4 and all(c.spot_check for c in stored)
+    assert next(c for c in stored if c.text == earlier.row.text).final_label == LABELS[1]
+    by_text = {r.row.text: r for r in sampled}
+    assert all(c.needs_review == by_text[c.text].flagged and c.source == "inbox.csv" for c in stored)
+    (report,) = by_source(stored).values()
+    live = controller.spot_report()  # the app's figures and the store's are the same verdicts
+    assert dataclasses.replace(report, mean_confidence=0.0) == dataclasses.replace(live, mean_confidence=0.0)
+    assert report.mean_confidence == pytest.approx(live.mean_confidence)
+    assert report.checked == 4 and report.right == sum(c.kind == "confirmation" for c in stored)
+    shown = batch.spot_report.text()
+    assert "4 of 12 drawn items have a verdict" in shown and f"{report.right} of 4 right" in shown and "Check 93 more" in shown
+
+
+def test_only_verdicts_on_the_sample_are_spot_checks_wherever_they_are_given(qtbot, finished, corrections_db: Path) -> None:
+    batch, controller = finished.batch, finished.batch_controller
+    draw(qtbot, finished, 5)
+    first = [batch.spot_table.proxy.result(row) for row in range(5)]
+    draw(qtbot, finished, 5)  # a new sample replaces the first
+    sampled = [batch.spot_table.proxy.result(row) for row in range(batch.spot_table.proxy.rowCount())]
+    assert len(sampled) == 5 and len({id(r) for r in sampled}) == 5
+    assert controller.spot_population == ROWS and "0 of 5 drawn items" in batch.spot_report.text()
+    dropped = [r for r in first if r not in sampled]
+
+    batch.tabs.setCurrentIndex(1)
+    table = batch.table
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus)
+    # Out of the sample: a row of the replaced sample when there is one (the draws are random).
+    outside = next(r for r in [*dropped, *controller.run.results] if r not in sampled)
+    inside = sampled[-1]
+    for result in (outside, inside):
+        table.go_to(next(row for row in range(table.proxy.rowCount()) if table.proxy.result(row) is result))
+        key(qtbot, finished, table, Qt.Key.Key_Return)
+    assert batch.tabs.currentIndex() == 1  # a verdict on a sampled row does not pull the agent away
+    marks = {c.text: c.spot_check for c in read_corrections(corrections_db)}
+    assert marks == {outside.row.text: False, inside.row.text: True}
+    assert controller.spot_report().checked == 1 and "1 of 5 drawn items" in batch.spot_report.text()
+
+
+def test_no_sample_before_a_file_has_results(window) -> None:
+    assert not window.batch.spot_button.isEnabled()
+    assert window.batch_controller.draw_spot_check(10) == 0
