@@ -13,7 +13,12 @@ set, of four ways to score:
 
 With ``--pick least-confident`` the agent instead verifies the k items the model is least sure
 of (the review queue's default order), which is what a temperature fitted on everyday
-verdicts would see; ``--skip-retrain`` measures (a) and (b) alone.
+verdicts would see; with ``--pick random`` the k items are the app's spot check (a uniform
+sample, ``client.core.spot_check.draw``), and (b) is then also fitted and applied by the app's
+own code (``client.core.source_temperature``, on the served scores rounded as the handler
+rounds them: ``b_app_*``). ``--skip-retrain`` measures (a) and (b) alone. For (a) and (b) the
+review flag at the model card's threshold is reported on the rest of the source too: the
+share of items it flags and the share of the model's mistakes among them.
 
 The only use of external items this project allows: the correction simulation issue #10
 names, in temporary folders. Nothing here is chosen on them; the figures are reported.
@@ -32,7 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from client.core.labels import LABEL2ID
+from client.core import source_temperature
+from client.core.labels import LABEL2ID, LABELS
+from client.core.review_threshold import fit_threshold
+from client.core.spot_check import draw
 from training import paths
 from training.adapt import fast_retrain_settings, group_sources, sample_corrections
 from training.calibration import fit_temperature, probabilities
@@ -69,8 +77,9 @@ def main() -> None:
     parser.add_argument("--model", required=True, type=Path, help="the current model folder")
     parser.add_argument("--sources", required=True, help="external sources and how many of each the agent corrects: name:k,name:k")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--pick", choices=("stratified", "least-confident"), default="stratified",
-                        help="which k items the simulated agent verifies: a stratified sample (feedback adapt-curve's) or the least confident")
+    parser.add_argument("--pick", choices=("stratified", "least-confident", "random"), default="stratified",
+                        help="which k items the simulated agent verifies: a stratified sample (feedback adapt-curve's), the least confident, "
+                             "or a uniform random sample (the app's spot check)")
     parser.add_argument("--skip-retrain", action="store_true", help="measure (a) and (b) only: no fast retrain")
     parser.add_argument("--json", type=Path, help="write every round here")
     args = parser.parse_args()
@@ -89,6 +98,18 @@ def main() -> None:
     def refit(scores: np.ndarray, items: list[Example]) -> float:
         return fit_temperature(scores, np.array([LABEL2ID[e.label] for e in items]))
 
+    threshold = float(current.card["needs_review_threshold"])
+
+    def flag(probs: np.ndarray, items: list[Example], at: float | None = None) -> dict[str, float]:
+        """The review flag (top score under the card's threshold, or ``at``) on ``items``: share flagged, share of mistakes caught."""
+        flagged = probs.max(axis=1) < (threshold if at is None else at)
+        wrong = probs.argmax(axis=1) != np.array([LABEL2ID[e.label] for e in items])
+        return {"flagged": round(float(flagged.mean()), 4), "caught": round(float((flagged & wrong).sum() / max(1, wrong.sum())), 4)}
+
+    def served(scores: np.ndarray) -> list[dict[str, float]]:
+        """The scores as the handler answers them: calibrated, rounded to 6 decimals."""
+        return [{label: round(float(p), 6) for label, p in zip(LABELS, row)} for row in probabilities(scores, current.temperature)]
+
     dev_current = logits(current, dev)
     rows = []
     for name, k in parse_sources(args.sources):
@@ -98,6 +119,10 @@ def main() -> None:
             started = time.monotonic()
             if args.pick == "stratified":
                 corrected, rest = sample_corrections(groups[name], k, seed)
+            elif args.pick == "random":
+                drawn = draw(len(groups[name]), k, seed)
+                chosen = set(drawn)
+                corrected, rest = [groups[name][i] for i in drawn], [e for i, e in enumerate(groups[name]) if i not in chosen]
             else:
                 corrected, rest = least_confident(groups[name], logits(current, groups[name]), k)
             held = [in_heldout(normalise(e.text), config.heldout_fraction) for e in corrected]
@@ -109,7 +134,21 @@ def main() -> None:
                 "source": name, "k": k, "seed": seed, "pick": args.pick, "rest": len(rest),
                 "a_rest": ece(current_rest, rest, current.temperature), "a_dev": ece(dev_current, dev, current.temperature),
                 "b_rest": ece(current_rest, rest, t_b), "b_dev": ece(dev_current, dev, t_b), "b_temperature": t_b,
+                "a_flag": flag(probabilities(current_rest, current.temperature), rest), "b_flag": flag(probabilities(current_rest, t_b), rest),
             }
+            if args.pick == "random":  # the app's own fit, on what the server sends
+                sample = served(logits(current, corrected))
+                t_app = source_temperature.fit(sample, [e.label for e in corrected])
+                app_rest = np.array([[s[label] for label in LABELS] for s in (source_temperature.rescale(x, t_app) for x in served(current_rest))])
+                # The card's rule (catch half the mistakes, flag at most a fifth) fitted on the spot check itself.
+                sample_conf = [max(source_temperature.rescale(x, t_app).values()) for x in sample]
+                sample_right = [max(x, key=x.get) == e.label for x, e in zip(sample, corrected)]
+                t_flag = fit_threshold(sample_conf, sample_right)
+                row |= {
+                    "b_app_temperature": round(t_app * current.temperature, 4),  # the same scale as b_temperature
+                    "b_app_rest": round(evaluate_predictions([e.label for e in rest], app_rest).ece, 4), "b_app_flag": flag(app_rest, rest),
+                    "b_app_threshold": round(t_flag, 4), "b_app_flag_refit": flag(app_rest, rest, t_flag),
+                }
             if not args.skip_retrain:
                 with tempfile.TemporaryDirectory() as scratch:
                     settings = new_version_config(fast_retrain_settings(config), Path(scratch) / "model", 2, current.card)

@@ -11,8 +11,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
-CATCH_MISTAKES = 0.5
-MAX_FLAGGED = 0.2
+from client.core.review_threshold import CATCH_MISTAKES, MAX_FLAGGED, fit_threshold
+
 
 
 def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -36,27 +36,9 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 def review_threshold(
     confidence: np.ndarray, correct: np.ndarray, catch: float = CATCH_MISTAKES, max_flagged: float = MAX_FLAGGED
 ) -> float:
-    """The needs-review threshold as a safety net, fitted on the selection (development) set.
-
-    The lowest confidence threshold whose flag (confidence below it) catches at least
-    ``catch`` of the model's mistakes; if that would flag more than ``max_flagged`` of all
-    items, the highest threshold that flags no more than that. Agents then review a bounded
-    share of traffic that holds as many of the mistakes as it can. With no mistakes at all,
-    nothing is flagged (0.0).
-    """
-    confidence = np.asarray(confidence, dtype=np.float64)
-    wrong = np.asarray(correct, dtype=np.float64) == 0
-    if len(confidence) == 0 or not wrong.any():
-        return 0.0
-    candidates = np.unique(np.r_[confidence, 1.0 + 1e-9])  # a threshold t flags confidence < t
-    flagged = np.array([(confidence < t).mean() for t in candidates])
-    caught = np.array([(wrong & (confidence < t)).sum() / wrong.sum() for t in candidates])
-    enough = np.flatnonzero(caught >= catch)
-    pick = candidates[enough[0]] if len(enough) else candidates[-1]
-    if (confidence < pick).mean() > max_flagged:
-        within = np.flatnonzero(flagged <= max_flagged)
-        pick = candidates[within[-1]] if len(within) else 0.0
-    return float(min(pick, 1.0))
+    """The needs-review threshold as a safety net, fitted on the selection (development) set:
+    the rule of ``client.core.review_threshold``, where the app also fits it on a source's spot check."""
+    return fit_threshold(np.asarray(confidence, dtype=np.float64).tolist(), (np.asarray(correct) != 0).tolist(), catch, max_flagged)
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:

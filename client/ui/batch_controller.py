@@ -27,6 +27,8 @@ from client.ui.review_order import ReviewOrder
 from client.ui.services import Services
 from client.ui.signals import emit
 from client.core.stats import Throughput
+from client.core.api import Prediction
+from client.core.source_temperature import MIN_VERDICTS, SourceCalibration, apply, calibrate
 from client.core.spot_check import SpotCheckReport, Verdict, draw, summarize
 from client.core.verdicts import make_verdict
 from client.ui.workers import Worker
@@ -52,6 +54,7 @@ class BatchController(QObject):
     exported = Signal(object)  # Path
     export_failed = Signal(object)
     spot_checked = Signal(object)  # SpotCheckReport of the current sample, after a draw and after each verdict
+    calibrated = Signal(object)  # SourceCalibration now applied to the file's scores
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +75,8 @@ class BatchController(QObject):
         self.spot.setSourceModel(self.spot_model)
         self._spot_rank: dict[int, int] = {}  # id(BatchResult) -> position in the draw
         self.spot_population = 0  # classified rows when the sample was drawn
+        self.calibration: SourceCalibration | None = None
+        self._served: dict[int, Prediction] = {}  # id(BatchResult) -> the prediction the server sent, once rescaled
         self.state_changed.connect(self.review_order.run_state)
         self._by_correction: dict[int, BatchResult] = {}
         self._worker: Worker | None = None
@@ -107,6 +112,7 @@ class BatchController(QObject):
         self.queue_model.clear()
         self.spot_model.clear()
         self._spot_rank, self.spot_population = {}, 0
+        self.calibration, self._served = None, {}
         logger.info("opened %s: %d rows, %d skipped", path.name, len(read.rows), len(read.errors))
         self._set_state(IDLE)
         emit(self.loaded, self.run)
@@ -145,6 +151,8 @@ class BatchController(QObject):
             return
         indices, chunk = answered
         added = self.run.add(chunk, indices)
+        for result in added:
+            self._calibrate(result)
         self.model.add_results(added)
         self.queue_model.add_results([r for r in added if r.flagged])
         self.services.count_predictions([r.prediction for r in added], [r.flagged for r in added])
@@ -178,7 +186,7 @@ class BatchController(QObject):
         if self.run is None:
             return
         correction = make_verdict(
-            result.row.text, result.prediction, label, self.services.settings.agent, self.run.source.name,
+            result.row.text, self.served(result), label, self.services.settings.agent, self.run.source.name,
             flagged=result.flagged, spot_check=id(result) in self._spot_rank,
         )
         self.services.corrections.save(correction, tag=(self.run, result), replaces=result.verdict)
@@ -212,13 +220,51 @@ class BatchController(QObject):
         emit(self.spot_checked, self.spot_report())
         return len(sample)
 
+    def served(self, result: BatchResult) -> Prediction:
+        """The prediction the server sent for ``result``, before any calibration of this file."""
+        return self._served.get(id(result), result.prediction)
+
     def spot_report(self) -> SpotCheckReport:
-        """The current sample's verdicts against what the model claimed for them."""
+        """The current sample's verdicts against what the model claimed for them (as served), with
+        the flag each row had when its verdict was given: the same figures as the store's report."""
         return summarize(
-            Verdict(r.prediction.label, r.verdict.final_label, r.prediction.confidence, r.flagged)
+            Verdict(self.served(r).label, r.verdict.final_label, self.served(r).confidence, r.verdict.needs_review)
             for r in self.spot_model.results()
             if r.verdict is not None
         )
+
+    def can_calibrate(self) -> bool:
+        return self.state != RUNNING and self.spot_report().checked >= MIN_VERDICTS
+
+    def calibrate_from_spot_check(self) -> SourceCalibration | None:
+        """Rescale every score of this file by the spot check's temperature and refit its review flag.
+
+        Rows classified later (a resumed run) are rescaled as they come. The queue is rebuilt:
+        rows the new flag raises join it, rows it no longer raises leave.
+        """
+        if self.run is None or not self.can_calibrate():
+            return None
+        checked = [r for r in self.spot_model.results() if r.verdict is not None]
+        calibration = calibrate([self.served(r).scores for r in checked], [r.verdict.final_label for r in checked])
+        self.calibration = calibration
+        for result in self.run.results:
+            self._calibrate(result)
+        self.model.resort()
+        self.spot_model.resort()
+        self.queue_model.clear()
+        self.queue_model.add_results([r for r in self.run.results if r.flagged])
+        self.review_order.set_order(self.review_order.order)
+        flagged = sum(r.flagged for r in self.run.results)
+        logger.info("calibrated from %d spot-check verdicts: temperature %.2f, review below %.2f, %d rows flagged",
+                    calibration.verdicts, calibration.temperature, calibration.threshold, flagged)
+        emit(self.calibrated, calibration)
+        return calibration
+
+    def _calibrate(self, result: BatchResult) -> None:
+        if self.calibration is None:
+            return
+        served = self._served.setdefault(id(result), result.prediction)
+        result.prediction, result.flagged = apply(served, self.calibration)
 
     def _verdict_saved(self, saved: Correction, _replaced: object, tag: object) -> None:
         if isinstance(tag, tuple) and len(tag) == 2 and tag[0] is self.run:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from client.ui.batch_controller import CANCELLED, FINISHED, INTERRUPTED, LOADING, RUNNING, BatchController
 from client.core.batch import BatchRun
 from client.core.review_queue import ORDER_TITLES
+from client.core.source_temperature import MIN_VERDICTS, SourceCalibration
 from client.core.spot_check import DEFAULT_SIZE, MAX_SIZE, SpotCheckReport
 from client.ui.explanation import RowExplanation
 from client.ui.results_view import FilterBar, QueueBar, ResultsTable
@@ -111,6 +112,11 @@ class BatchPanel(QWidget):
             "Items drawn at random from every classified row: their verdicts say how often the model is really right on this file"
         )
         self.spot_button.clicked.connect(self.draw_spot_check)
+        self.calibrate_button = QPushButton("Calibrate this file")
+        self.calibrate_button.setToolTip(
+            f"With {MIN_VERDICTS} or more verdicts in the sample: rescale this file's scores by what the sample shows, and refit its review flag"
+        )
+        self.calibrate_button.clicked.connect(controller.calibrate_from_spot_check)
         self.spot_table = ResultsTable(controller.spot, sortable=False)
         self.spot_table.verdict_keyed.connect(controller.save_verdict)
         self.spot_table.confirm_keyed.connect(controller.confirm)
@@ -165,6 +171,7 @@ class BatchPanel(QWidget):
         controller.review_order.ordered.connect(self._update_counts)
         controller.export_failed.connect(lambda exc: self.note.setText(f"Export failed: {exc}"))
         controller.spot_checked.connect(self._spot_checked)
+        controller.calibrated.connect(self._calibrated)
         for proxy in (controller.filtered, controller.queue):
             for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
                 signal.connect(self._update_counts)
@@ -198,6 +205,7 @@ class BatchPanel(QWidget):
         row.addWidget(QLabel("Items"))
         row.addWidget(self.spot_size)
         row.addWidget(self.spot_button)
+        row.addWidget(self.calibrate_button)
         row.addStretch(1)
         return bar
 
@@ -329,6 +337,7 @@ class BatchPanel(QWidget):
         self.open_button.setEnabled(state not in (RUNNING, LOADING))
         self.export_button.setEnabled(run is not None and bool(run.results) and state != RUNNING)
         self.spot_button.setEnabled(run is not None and bool(run.results) and state not in (RUNNING, LOADING))
+        self.calibrate_button.setEnabled(self.controller.can_calibrate())
         if state == RUNNING:
             self.tabs.setCurrentIndex(1)
             self.note.setText("")
@@ -345,7 +354,23 @@ class BatchPanel(QWidget):
         heading = f"Spot check: {report.checked} of {drawn} drawn items have a verdict"
         if run is not None and self.controller.spot_population < run.total:
             heading += f" (drawn from the {self.controller.spot_population:,} of {run.total:,} rows classified then)"
-        self.spot_report.setText(heading + ". " + " ".join(report.sentences()))
+        self.spot_report.setText(heading + ". " + " ".join(report.sentences()) + self._calibration_note())
+        self.calibrate_button.setEnabled(self.controller.can_calibrate())
+
+    def _calibration_note(self) -> str:
+        calibration, run = self.controller.calibration, self.controller.run
+        if calibration is None or run is None:
+            return ""
+        flagged = sum(r.flagged for r in run.results)
+        return (
+            f" This file's scores are calibrated by {calibration.verdicts} spot-check verdicts (temperature {calibration.temperature:.2f}); "
+            f"a row needs review below {calibration.threshold:.2f}: {flagged:,} of {len(run.results):,} rows. "
+            "The figures above are the model's scores as it sent them."
+        )
+
+    def _calibrated(self, _calibration: SourceCalibration) -> None:
+        self._spot_checked(self.controller.spot_report())
+        self.note.setText("Scores and review flags of this file now follow its spot check (see the Spot check tab); an export writes them so.")
 
     def _update_counts(self) -> None:
         total = self.controller.model.rowCount()

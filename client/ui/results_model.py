@@ -129,6 +129,10 @@ class ResultsTableModel(ListTableModel[BatchResult]):
             self.changePersistentIndexList(persistent, moved)
         emit(self.layoutChanged)
 
+    def resort(self) -> None:
+        """The results changed in place (a file calibrated): re-order by the current key, repaint."""
+        self.order_by(self._key, self._descending)
+
     def result(self, row: int) -> BatchResult:
         return self._rows[row]
 

@@ -4,6 +4,7 @@ click, give verdicts with keys, read the report; the store marks exactly the sam
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt
 
 from client.core.corrections import read_corrections
 from client.core.labels import LABELS
+from client.core.source_temperature import MIN_VERDICTS, rescale
 from client.core.spot_check import by_source
 
 pytestmark = pytest.mark.server
@@ -107,3 +109,48 @@ def test_only_verdicts_on_the_sample_are_spot_checks_wherever_they_are_given(qtb
 def test_no_sample_before_a_file_has_results(window) -> None:
     assert not window.batch.spot_button.isEnabled()
     assert window.batch_controller.draw_spot_check(10) == 0
+
+
+def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds_the_queue(qtbot, window, tmp_path: Path, corrections_db: Path) -> None:
+    rows = MIN_VERDICTS + 4
+    open_and_run(qtbot, window, write_csv(tmp_path / "tweets.csv", rows))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    batch, controller = window.batch, window.batch_controller
+    draw(qtbot, window, rows)
+    assert not batch.calibrate_button.isEnabled()
+    served = {id(r): r.prediction for r in controller.run.results}
+    table = batch.spot_table
+    for row in range(MIN_VERDICTS):  # an agent who disagrees with every third answer
+        table.go_to(row)
+        key(qtbot, window, table, Qt.Key.Key_8 if row % 3 == 0 and table.current_result().prediction.label != "other" else Qt.Key.Key_Return)
+    assert batch.calibrate_button.isEnabled()
+    before = controller.spot_report()
+
+    with qtbot.waitSignal(controller.calibrated, timeout=10000) as signal:
+        qtbot.mouseClick(batch.calibrate_button, Qt.MouseButton.LeftButton)
+    calibration = signal.args[0]
+    assert calibration.verdicts == MIN_VERDICTS
+    for result in controller.run.results:
+        original = served[id(result)]
+        assert result.prediction.label == original.label
+        assert result.prediction.confidence == pytest.approx(rescale(original.scores, calibration.temperature)[original.label])
+        assert result.flagged == (result.prediction.confidence < calibration.threshold)
+    queue = {id(controller.queue.result(i)) for i in range(controller.queue.rowCount())}
+    assert queue == {id(r) for r in controller.run.results if r.flagged and r.verdict is None}
+    assert controller.spot_report() == before  # the report speaks of the scores as served
+    assert f"temperature {calibration.temperature:.2f}" in batch.spot_report.text()
+
+    table.setFocus()  # the click left it on the button
+    qtbot.waitUntil(table.hasFocus)
+    table.go_to(MIN_VERDICTS)  # a verdict after calibrating stores what the server sent
+    late = table.current_result()
+    key(qtbot, window, table, Qt.Key.Key_Return)
+    stored = next(c for c in read_corrections(corrections_db) if c.text == late.row.text)
+    assert stored.confidence == served[id(late)].confidence and stored.needs_review == late.flagged
+    exported = controller.export(tmp_path / "out.jsonl")
+    qtbot.waitUntil(lambda: (tmp_path / "out.jsonl").exists(), timeout=10000)
+    assert exported is not None
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_id = {r.row.id: r for r in controller.run.results}
+    assert all(line["confidence"] == pytest.approx(by_id[line["id"]].prediction.confidence, abs=1e-4) for line in lines)
