@@ -39,7 +39,6 @@ import numpy as np
 
 from client.core import source_temperature
 from client.core.labels import LABEL2ID, LABELS
-from client.core.review_threshold import fit_threshold
 from client.core.spot_check import draw
 from training import paths
 from training.adapt import fast_retrain_settings, group_sources, sample_corrections
@@ -137,13 +136,14 @@ def main() -> None:
                 "a_flag": flag(probabilities(current_rest, current.temperature), rest), "b_flag": flag(probabilities(current_rest, t_b), rest),
             }
             if args.pick == "random":  # the app's own fit, on what the server sends
-                sample = served(logits(current, corrected))
-                t_app = source_temperature.fit(sample, [e.label for e in corrected])
+                # What "Calibrate this file" does: the temperature and the card's rule (catch half the
+                # mistakes, flag at most a fifth) fitted on the spot check, from what the server sends.
+                sample_logits = logits(current, corrected)
+                calibration = source_temperature.calibrate(
+                    served(sample_logits), [e.label for e in corrected], [LABELS[i] for i in sample_logits.argmax(axis=1)]
+                )
+                t_app, t_flag = calibration.temperature, calibration.threshold
                 app_rest = np.array([[s[label] for label in LABELS] for s in (source_temperature.rescale(x, t_app) for x in served(current_rest))])
-                # The card's rule (catch half the mistakes, flag at most a fifth) fitted on the spot check itself.
-                sample_conf = [max(source_temperature.rescale(x, t_app).values()) for x in sample]
-                sample_right = [max(x, key=x.get) == e.label for x, e in zip(sample, corrected)]
-                t_flag = fit_threshold(sample_conf, sample_right)
                 row |= {
                     "b_app_temperature": round(t_app * current.temperature, 4),  # the same scale as b_temperature
                     "b_app_rest": round(evaluate_predictions([e.label for e in rest], app_rest).ece, 4), "b_app_flag": flag(app_rest, rest),

@@ -239,10 +239,17 @@ def store_error(path: Path, action: str, exc: sqlite3.Error, timeout: float = BU
     return DataError(f"{path}: {action} failed: {detail}", "run `feedback corrections check`; if it reports problems, restore your latest backup")
 
 
-def _upgrade(version: int) -> tuple[str, ...]:
-    """The statements that bring a store of ``version`` to ``SCHEMA_VERSION`` (0: a new store)."""
+def _upgrade(db: sqlite3.Connection, version: int) -> tuple[str, ...]:
+    """The statements that bring a store of ``version`` to ``SCHEMA_VERSION``.
+
+    Version 0 is a new file, or a store whose version was lost (``sqlite3 .dump`` does not
+    keep it): its columns say which version it is.
+    """
     if version == 0:
-        return _SCHEMA
+        columns = {row[1] for row in db.execute("PRAGMA table_info(corrections)")}
+        if not columns:
+            return _SCHEMA
+        version = SCHEMA_VERSION if "spot_check" in columns else 1
     return tuple(statement for step in range(version + 1, SCHEMA_VERSION + 1) for statement in _MIGRATIONS[step])
 
 
@@ -272,7 +279,7 @@ class CorrectionsStore:
                 db.execute("BEGIN IMMEDIATE")  # two processes creating or upgrading the store at once: one does it, the other sees it
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 self._refuse_newer(version)
-                for statement in _upgrade(version):
+                for statement in _upgrade(db, version):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 db.execute("COMMIT")

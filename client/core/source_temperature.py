@@ -12,7 +12,8 @@ it takes the calibration error of the rest from 0.50 to 0.08 and from 0.22 to 0.
 review queue's verdicts would not: they are the least confident items, not a fair sample.
 
 It changes confidence only, never the predicted label (dividing every log-score by the
-same number keeps their order), so the flags it raises come from the same threshold.
+same number keeps their order); the review threshold is refitted on the same verdicts
+(``SourceCalibration``), since the card's threshold is a confidence level fitted on our writing.
 Plain Python: the desktop install has no numpy.
 """
 
@@ -26,6 +27,10 @@ from client.core.api import Prediction
 from client.core.review_threshold import fit_threshold
 
 MIN_VERDICTS = 50  # fewer spot-check verdicts than this fit a temperature too loosely to apply
+# With almost no mistakes the best temperature runs to the bottom of its range (every score
+# near 1) and the flag's rule has nothing to catch: 50 right of 50 still leaves 7% of errors
+# possible (Wilson). Such a source is left as the model scores it.
+MIN_MISTAKES = 5
 BOUNDS = (0.05, 20.0)  # as training.calibration.fit_temperature searches
 FLOOR = 1e-6  # served scores are rounded to 6 decimals: a 0 would be log(0)
 _GOLDEN = (math.sqrt(5) - 1) / 2
@@ -89,14 +94,17 @@ class SourceCalibration:
     verdicts: int
 
 
-def calibrate(scores: Sequence[Mapping[str, float]], labels: Sequence[str]) -> SourceCalibration:
-    """Fit a source's calibration on its spot check: the served scores and the agents' labels."""
+def calibrate(scores: Sequence[Mapping[str, float]], labels: Sequence[str], predicted: Sequence[str]) -> SourceCalibration:
+    """Fit a source's calibration on its spot check: the served scores and labels, and the agents' labels."""
+    if not len(scores) == len(labels) == len(predicted):
+        raise ValueError(f"scores, labels and predicted labels must pair up. But there were {len(scores)}, {len(labels)} and {len(predicted)}")
     if len(labels) < MIN_VERDICTS:
         raise ValueError(f"a source needs {MIN_VERDICTS} spot-check verdicts to be calibrated. But it has {len(labels)}")
+    right = [p == label for p, label in zip(predicted, labels)]
+    if len(right) - sum(right) < MIN_MISTAKES:
+        raise ValueError(f"a source needs {MIN_MISTAKES} mistakes in its spot check to be calibrated. But it has {len(right) - sum(right)}")
     temperature = fit(scores, labels)
-    rescaled = [rescale(s, temperature) for s in scores]
-    confidence = [max(r.values()) for r in rescaled]
-    right = [max(s, key=lambda label: s[label]) == label for s, label in zip(scores, labels)]
+    confidence = [rescale(s, temperature)[p] for s, p in zip(scores, predicted)]
     return SourceCalibration(temperature, fit_threshold(confidence, right), len(labels))
 
 

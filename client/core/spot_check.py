@@ -1,7 +1,8 @@
 """A spot check: how often the model is really right on one source, from a random sample.
 
-The model's confidence is fitted on our own writing; on a new kind of traffic it can claim
-90% and be right 55% of the time (docs/MODEL_REPORT.md, the external set). Everyday
+The model's confidence is fitted on our own writing; on a new kind of traffic it claims far
+more than it delivers (on the external set's complaint tweets its scores are off by 0.50 on
+average: docs/ADAPT_CURVE.md, "A spot check calibrates a source"). Everyday
 verdicts cannot tell a team how far off it is: the review queue shows the least confident
 items first, so the agents' verdicts are a biased sample (docs/ADAPT_CURVE.md, "a random
 spot check"). A spot check is the unbiased one: items drawn at random from everything the

@@ -28,7 +28,7 @@ from client.ui.services import Services
 from client.ui.signals import emit
 from client.core.stats import Throughput
 from client.core.api import Prediction
-from client.core.source_temperature import MIN_VERDICTS, SourceCalibration, apply, calibrate
+from client.core.source_temperature import MIN_MISTAKES, MIN_VERDICTS, SourceCalibration, apply, calibrate
 from client.core.spot_check import SpotCheckReport, Verdict, draw, summarize
 from client.core.verdicts import make_verdict
 from client.ui.workers import Worker
@@ -76,7 +76,8 @@ class BatchController(QObject):
         self._spot_rank: dict[int, int] = {}  # id(BatchResult) -> position in the draw
         self.spot_population = 0  # classified rows when the sample was drawn
         self.calibration: SourceCalibration | None = None
-        self._served: dict[int, Prediction] = {}  # id(BatchResult) -> the prediction the server sent, once rescaled
+        # id(BatchResult) -> the prediction the server sent and the flag it had, kept when a calibration rescales it
+        self._served: dict[int, tuple[Prediction, bool]] = {}
         self.state_changed.connect(self.review_order.run_state)
         self._by_correction: dict[int, BatchResult] = {}
         self._worker: Worker | None = None
@@ -116,6 +117,7 @@ class BatchController(QObject):
         logger.info("opened %s: %d rows, %d skipped", path.name, len(read.rows), len(read.errors))
         self._set_state(IDLE)
         emit(self.loaded, self.run)
+        emit(self.spot_checked, self.spot_report())  # the last file's sample and calibration are gone
 
     def _load_failed(self, exc: object) -> None:
         self._set_state(self._state_before_load)  # the file shown before is still there
@@ -151,11 +153,12 @@ class BatchController(QObject):
             return
         indices, chunk = answered
         added = self.run.add(chunk, indices)
+        # The dashboard and the traffic history count what the model sent, before any calibration.
+        self.services.count_predictions([r.prediction for r in added], [r.flagged for r in added])
         for result in added:
             self._calibrate(result)
         self.model.add_results(added)
         self.queue_model.add_results([r for r in added if r.flagged])
-        self.services.count_predictions([r.prediction for r in added], [r.flagged for r in added])
         throughput = self._throughput
         now = time.monotonic()
         rate = throughput.rate(self.run.done, now) if throughput else 0.0
@@ -185,9 +188,11 @@ class BatchController(QObject):
         """Save the agent's label for ``result`` (a correction, or a confirmation if unchanged)."""
         if self.run is None:
             return
+        served, served_flag = self.served_with_flag(result)
+        # A row once drawn stays a spot check when its verdict changes later, even out of the current sample.
+        spot_check = id(result) in self._spot_rank or (result.verdict is not None and result.verdict.spot_check)
         correction = make_verdict(
-            result.row.text, self.served(result), label, self.services.settings.agent, self.run.source.name,
-            flagged=result.flagged, spot_check=id(result) in self._spot_rank,
+            result.row.text, served, label, self.services.settings.agent, self.run.source.name, flagged=served_flag, spot_check=spot_check
         )
         self.services.corrections.save(correction, tag=(self.run, result), replaces=result.verdict)
 
@@ -220,21 +225,25 @@ class BatchController(QObject):
         emit(self.spot_checked, self.spot_report())
         return len(sample)
 
+    def served_with_flag(self, result: BatchResult) -> tuple[Prediction, bool]:
+        """The prediction the server sent for ``result`` and its review flag, before any calibration of this file."""
+        return self._served.get(id(result), (result.prediction, result.flagged))
+
     def served(self, result: BatchResult) -> Prediction:
-        """The prediction the server sent for ``result``, before any calibration of this file."""
-        return self._served.get(id(result), result.prediction)
+        return self.served_with_flag(result)[0]
 
     def spot_report(self) -> SpotCheckReport:
-        """The current sample's verdicts against what the model claimed for them (as served), with
-        the flag each row had when its verdict was given: the same figures as the store's report."""
+        """The current sample's verdicts against what the model claimed for them, and the review
+        flag it raised, as served (before any calibration): the same figures as the store's report."""
         return summarize(
-            Verdict(self.served(r).label, r.verdict.final_label, self.served(r).confidence, r.verdict.needs_review)
+            Verdict(self.served(r).label, r.verdict.final_label, self.served(r).confidence, self.served_with_flag(r)[1])
             for r in self.spot_model.results()
             if r.verdict is not None
         )
 
     def can_calibrate(self) -> bool:
-        return self.state != RUNNING and self.spot_report().checked >= MIN_VERDICTS
+        report = self.spot_report()
+        return self.state != RUNNING and report.checked >= MIN_VERDICTS and report.mistakes >= MIN_MISTAKES
 
     def calibrate_from_spot_check(self) -> SourceCalibration | None:
         """Rescale every score of this file by the spot check's temperature and refit its review flag.
@@ -245,7 +254,9 @@ class BatchController(QObject):
         if self.run is None or not self.can_calibrate():
             return None
         checked = [r for r in self.spot_model.results() if r.verdict is not None]
-        calibration = calibrate([self.served(r).scores for r in checked], [r.verdict.final_label for r in checked])
+        calibration = calibrate(
+            [self.served(r).scores for r in checked], [r.verdict.final_label for r in checked], [self.served(r).label for r in checked]
+        )
         self.calibration = calibration
         for result in self.run.results:
             self._calibrate(result)
@@ -263,7 +274,7 @@ class BatchController(QObject):
     def _calibrate(self, result: BatchResult) -> None:
         if self.calibration is None:
             return
-        served = self._served.setdefault(id(result), result.prediction)
+        served, _flag = self._served.setdefault(id(result), (result.prediction, result.flagged))
         result.prediction, result.flagged = apply(served, self.calibration)
 
     def _verdict_saved(self, saved: Correction, _replaced: object, tag: object) -> None:

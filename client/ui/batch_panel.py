@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from client.ui.batch_controller import CANCELLED, FINISHED, INTERRUPTED, LOADING, RUNNING, BatchController
 from client.core.batch import BatchRun
 from client.core.review_queue import ORDER_TITLES
-from client.core.source_temperature import MIN_VERDICTS, SourceCalibration
+from client.core.source_temperature import MIN_MISTAKES, MIN_VERDICTS, SourceCalibration
 from client.core.spot_check import DEFAULT_SIZE, MAX_SIZE, SpotCheckReport
 from client.ui.explanation import RowExplanation
 from client.ui.results_view import FilterBar, QueueBar, ResultsTable
@@ -40,6 +40,10 @@ from client.ui.summary import StatsCharts
 from client.core.records import FORMATS
 
 PREVIEW_ROWS = 50
+SPOT_CHECK_HINT = (
+    "Draw a sample, then give each item a verdict (keys 1-8, Enter to confirm). "
+    f"From {MIN_VERDICTS} verdicts with at least {MIN_MISTAKES} mistakes, Calibrate this file fits the file's scores to them."
+)
 NO_ID = "(none)"
 OPEN_FILTER = "Feedback files (*.csv *.tsv *.xlsx *.jsonl *.ndjson *.json *.txt);;All files (*)"
 EXPORT_FILTER = "CSV (*.csv);;Excel workbook (*.xlsx);;JSON Lines (*.jsonl)"
@@ -114,13 +118,14 @@ class BatchPanel(QWidget):
         self.spot_button.clicked.connect(self.draw_spot_check)
         self.calibrate_button = QPushButton("Calibrate this file")
         self.calibrate_button.setToolTip(
-            f"With {MIN_VERDICTS} or more verdicts in the sample: rescale this file's scores by what the sample shows, and refit its review flag"
+            f"With {MIN_VERDICTS} or more verdicts in the sample, {MIN_MISTAKES} of them mistakes: "
+            "rescale this file's scores by what the sample shows, and refit its review flag"
         )
         self.calibrate_button.clicked.connect(controller.calibrate_from_spot_check)
         self.spot_table = ResultsTable(controller.spot, sortable=False)
         self.spot_table.verdict_keyed.connect(controller.save_verdict)
         self.spot_table.confirm_keyed.connect(controller.confirm)
-        self.spot_report = QLabel("Draw a sample, then give each item a verdict (keys 1-8, Enter to confirm).")
+        self.spot_report = QLabel(SPOT_CHECK_HINT)
         self.spot_report.setWordWrap(True)
         self.spot_report.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.spot_confirm = QPushButton("Confirm selected")
@@ -351,11 +356,14 @@ class BatchPanel(QWidget):
     def _spot_checked(self, report: SpotCheckReport) -> None:
         drawn = self.controller.spot_model.rowCount()
         run = self.controller.run
-        heading = f"Spot check: {report.checked} of {drawn} drawn items have a verdict"
-        if run is not None and self.controller.spot_population < run.total:
-            heading += f" (drawn from the {self.controller.spot_population:,} of {run.total:,} rows classified then)"
-        self.spot_report.setText(heading + ". " + " ".join(report.sentences()) + self._calibration_note())
         self.calibrate_button.setEnabled(self.controller.can_calibrate())
+        if not drawn:
+            self.spot_report.setText(SPOT_CHECK_HINT)
+            return
+        heading = f"Spot check: {report.checked} of {drawn} drawn items have a verdict"
+        if run is not None and self.controller.spot_population < len(run.results):
+            heading += f" (drawn when {self.controller.spot_population:,} of the {len(run.results):,} rows classified now were)"
+        self.spot_report.setText(heading + ". " + " ".join(report.sentences()) + self._calibration_note())
 
     def _calibration_note(self) -> str:
         calibration, run = self.controller.calibration, self.controller.run

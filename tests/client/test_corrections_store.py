@@ -323,6 +323,17 @@ def test_a_store_of_the_first_schema_is_upgraded_in_place_and_keeps_every_row(tm
     assert store.check() == []
 
 
+def test_a_first_schema_store_whose_version_was_lost_is_upgraded_too(tmp_path: Path) -> None:
+    db = tmp_path / "restored.sqlite3"  # e.g. `sqlite3 old .dump | sqlite3 new`: the rows, not user_version
+    with sqlite3.connect(db) as raw:
+        raw.execute(SCHEMA_V1)
+        raw.execute("INSERT INTO corrections (text, final_label, kind, created_at) VALUES ('the export hangs', 'bug', 'correction', '2026-01-02')")
+    raw.close()
+    store = CorrectionsStore(db)
+    store.add(Correction("add a dark mode", "feature_request", spot_check=True))
+    assert [(c.text, c.spot_check) for c in store.all()] == [("the export hangs", False), ("add a dark mode", True)]
+
+
 def test_spot_check_marks_survive_an_export_and_an_import(tmp_path: Path) -> None:
     store = CorrectionsStore(tmp_path / "c.sqlite3")
     store.add(Correction("the app logs me out", "bug", "complaint", confidence=0.9, spot_check=True, needs_review=True))

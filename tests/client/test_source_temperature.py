@@ -11,7 +11,7 @@ import pytest
 from client.core.api import Prediction
 from client.core.labels import LABELS
 from client.core.review_threshold import fit_threshold
-from client.core.source_temperature import BOUNDS, MIN_VERDICTS, apply, calibrate, fit, nll, rescale
+from client.core.source_temperature import BOUNDS, MIN_MISTAKES, MIN_VERDICTS, apply, calibrate, fit, nll, rescale
 from training.calibration import fit_temperature
 
 
@@ -78,11 +78,16 @@ def test_edge_cases_are_clear() -> None:
 def test_a_calibration_needs_enough_verdicts_and_flags_by_the_cards_rule_on_the_sample() -> None:
     logits, truth = over_confident_source(100, seed=3)
     scores, labels = served(logits), [LABELS[t] for t in truth]
-    with pytest.raises(ValueError, match=f"needs {MIN_VERDICTS} spot-check verdicts"):
-        calibrate(scores[: MIN_VERDICTS - 1], labels[: MIN_VERDICTS - 1])
-    calibration = calibrate(scores, labels)
-    assert calibration.temperature == pytest.approx(fit(scores, labels)) and calibration.verdicts == 100
     predictions = [Prediction(max(s, key=s.get), max(s.values()), s, False, "3") for s in scores]
+    predicted = [p.label for p in predictions]
+    with pytest.raises(ValueError, match=f"needs {MIN_VERDICTS} spot-check verdicts"):
+        calibrate(scores[: MIN_VERDICTS - 1], labels[: MIN_VERDICTS - 1], predicted[: MIN_VERDICTS - 1])
+    with pytest.raises(ValueError, match=f"needs {MIN_MISTAKES} mistakes"):  # nearly always right: left as it is
+        calibrate(scores, [*predicted[: 100 - MIN_MISTAKES + 1], *labels[100 - MIN_MISTAKES + 1 :]], predicted)
+    with pytest.raises(ValueError, match="pair up"):
+        calibrate(scores, labels, predicted[:-1])
+    calibration = calibrate(scores, labels, predicted)
+    assert calibration.temperature == pytest.approx(fit(scores, labels)) and calibration.verdicts == 100
     applied = [apply(p, calibration) for p in predictions]
     flagged = [f for _, f in applied]
     right = [p.label == label for p, label in zip(predictions, labels)]

@@ -84,26 +84,30 @@ def test_only_verdicts_on_the_sample_are_spot_checks_wherever_they_are_given(qtb
     batch, controller = finished.batch, finished.batch_controller
     draw(qtbot, finished, 5)
     first = [batch.spot_table.proxy.result(row) for row in range(5)]
+    kept = batch.spot_table.current_result()  # judged while in the first sample
+    key(qtbot, finished, batch.spot_table, Qt.Key.Key_Return)
     draw(qtbot, finished, 5)  # a new sample replaces the first
     sampled = [batch.spot_table.proxy.result(row) for row in range(batch.spot_table.proxy.rowCount())]
     assert len(sampled) == 5 and len({id(r) for r in sampled}) == 5
-    assert controller.spot_population == ROWS and "0 of 5 drawn items" in batch.spot_report.text()
-    dropped = [r for r in first if r not in sampled]
+    judged = int(kept in sampled)
+    assert controller.spot_population == ROWS and f"{judged} of 5 drawn items" in batch.spot_report.text()
+    dropped = [r for r in first if r not in sampled and r is not kept]
 
     batch.tabs.setCurrentIndex(1)
     table = batch.table
     table.setFocus()
     qtbot.waitUntil(table.hasFocus)
     # Out of the sample: a row of the replaced sample when there is one (the draws are random).
-    outside = next(r for r in [*dropped, *controller.run.results] if r not in sampled)
-    inside = sampled[-1]
-    for result in (outside, inside):
+    outside = next(r for r in [*dropped, *controller.run.results] if r not in sampled and r is not kept)
+    inside = next(r for r in reversed(sampled) if r is not kept)
+    for result, pressed in ((outside, Qt.Key.Key_Return), (inside, Qt.Key.Key_Return), (kept, Qt.Key.Key_8)):
         table.go_to(next(row for row in range(table.proxy.rowCount()) if table.proxy.result(row) is result))
-        key(qtbot, finished, table, Qt.Key.Key_Return)
+        key(qtbot, finished, table, pressed)
     assert batch.tabs.currentIndex() == 1  # a verdict on a sampled row does not pull the agent away
     marks = {c.text: c.spot_check for c in read_corrections(corrections_db)}
-    assert marks == {outside.row.text: False, inside.row.text: True}
-    assert controller.spot_report().checked == 1 and "1 of 5 drawn items" in batch.spot_report.text()
+    # A row once drawn keeps its mark when its verdict changes, in the sample or not.
+    assert marks == {outside.row.text: False, inside.row.text: True, kept.row.text: True}
+    assert controller.spot_report().checked == 1 + judged and f"{1 + judged} of 5 drawn items" in batch.spot_report.text()
 
 
 def test_no_sample_before_a_file_has_results(window) -> None:
@@ -120,6 +124,7 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     draw(qtbot, window, rows)
     assert not batch.calibrate_button.isEnabled()
     served = {id(r): r.prediction for r in controller.run.results}
+    served_flags = {id(r): r.flagged for r in controller.run.results}
     table = batch.spot_table
     for row in range(MIN_VERDICTS):  # an agent who disagrees with every third answer
         table.go_to(row)
@@ -147,10 +152,15 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     late = table.current_result()
     key(qtbot, window, table, Qt.Key.Key_Return)
     stored = next(c for c in read_corrections(corrections_db) if c.text == late.row.text)
-    assert stored.confidence == served[id(late)].confidence and stored.needs_review == late.flagged
+    assert stored.confidence == served[id(late)].confidence and stored.needs_review == served_flags[id(late)]
     exported = controller.export(tmp_path / "out.jsonl")
     qtbot.waitUntil(lambda: (tmp_path / "out.jsonl").exists(), timeout=10000)
     assert exported is not None
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     by_id = {r.row.id: r for r in controller.run.results}
     assert all(line["confidence"] == pytest.approx(by_id[line["id"]].prediction.confidence, abs=1e-4) for line in lines)
+
+    with qtbot.waitSignal(controller.loaded, timeout=20000):  # the next file starts from the model's own scores
+        controller.open(write_csv(tmp_path / "next.csv", 3))
+    assert controller.calibration is None and controller.spot_model.rowCount() == 0
+    assert not batch.calibrate_button.isEnabled() and "Draw a sample" in batch.spot_report.text()
