@@ -18,7 +18,11 @@ sample, ``client.core.spot_check.draw``), and (b) is then also fitted and applie
 own code (``client.core.source_temperature``, on the served scores rounded as the handler
 rounds them: ``b_app_*``). ``--skip-retrain`` measures (a) and (b) alone. For (a) and (b) the
 review flag at the model card's threshold is reported on the rest of the source too: the
-share of items it flags and the share of the model's mistakes among them.
+share of items it flags and the share of the model's mistakes among them. With ``--pick
+random`` it also measures label shift (Saerens et al. 2002): EM over the whole source's scores,
+with no labels, re-weights them to the source's own label shares, after the source's
+temperature (``e_*``) or on the model's own scores (``f_*``); macro-F1 as ``feedback
+adapt-curve`` scores a source.
 
 The only use of external items this project allows: the correction simulation issue #10
 names, in temporary folders. Nothing here is chosen on them; the figures are reported.
@@ -46,7 +50,7 @@ from training.calibration import fit_temperature, probabilities
 from training.config import AdaptConfig
 from training.data import Example, load_examples
 from training.datacheck import normalise
-from training.evaluate import evaluate_predictions
+from training.evaluate import evaluate_predictions, source_scores
 from training.inference import load_model, predict_logits
 from training.retrain import in_heldout, new_version_config
 from training.train import train
@@ -69,6 +73,21 @@ def least_confident(items: list[Example], scores: np.ndarray, k: int) -> tuple[l
     order = np.argsort(scores.max(axis=1), kind="stable")
     picked = set(order[:k].tolist())
     return [items[i] for i in order[:k]], [e for i, e in enumerate(items) if i not in picked]
+
+
+def label_shift(probs: np.ndarray, prior: np.ndarray, tolerance: float = 1e-6, iterations: int = 1000) -> np.ndarray:
+    """Saerens et al. (2002): re-weight calibrated scores to the label shares of the traffic they
+    come from, estimated by EM from the scores alone (no labels); ``prior`` is what the model learned."""
+    shares = prior.copy()
+    adjusted = probs
+    for _ in range(iterations):
+        adjusted = probs * (shares / prior)
+        adjusted /= adjusted.sum(axis=1, keepdims=True)
+        new = adjusted.mean(axis=0)
+        if np.abs(new - shares).max() < tolerance:
+            break
+        shares = new
+    return adjusted
 
 
 def main() -> None:
@@ -98,6 +117,12 @@ def main() -> None:
         return fit_temperature(scores, np.array([LABEL2ID[e.label] for e in items]))
 
     threshold = float(current.card["needs_review_threshold"])
+    ours = [LABEL2ID[e.label] for e in load_examples(paths.data_file())]
+    prior = np.bincount(ours, minlength=len(LABELS)) / len(ours)  # the label shares the model learned
+
+    def macro_f1(probs: np.ndarray, items: list[Example]) -> float:
+        """Over the labels the source has, as feedback adapt-curve scores a source."""
+        return round(source_scores(np.array([LABEL2ID[e.label] for e in items]), probs.argmax(axis=1))["macro_f1"], 4)
 
     def flag(probs: np.ndarray, items: list[Example], at: float | None = None) -> dict[str, float]:
         """The review flag (top score under the card's threshold, or ``at``) on ``items``: share flagged, share of mistakes caught."""
@@ -148,6 +173,18 @@ def main() -> None:
                     "b_app_temperature": round(t_app * current.temperature, 4),  # the same scale as b_temperature
                     "b_app_rest": round(evaluate_predictions([e.label for e in rest], app_rest).ece, 4), "b_app_flag": flag(app_rest, rest),
                     "b_app_threshold": round(t_flag, 4), "b_app_flag_refit": flag(app_rest, rest, t_flag),
+                }
+                # Label shift: EM over the whole source's scores (no labels), evaluated on the rest.
+                whole = groups[name]
+                where = {id(e): i for i, e in enumerate(whole)}
+                rest_rows = [where[id(e)] for e in rest]
+                whole_logits = logits(current, whole)
+                e_probs = label_shift(probabilities(whole_logits, t_app * current.temperature), prior)[rest_rows]
+                f_probs = label_shift(probabilities(whole_logits, current.temperature), prior)[rest_rows]
+                row |= {
+                    "a_rest_f1": macro_f1(probabilities(current_rest, current.temperature), rest),
+                    "e_rest_f1": macro_f1(e_probs, rest), "e_rest": round(evaluate_predictions([e.label for e in rest], e_probs).ece, 4),
+                    "f_rest_f1": macro_f1(f_probs, rest), "f_rest": round(evaluate_predictions([e.label for e in rest], f_probs).ece, 4),
                 }
             if not args.skip_retrain:
                 with tempfile.TemporaryDirectory() as scratch:
