@@ -35,6 +35,13 @@ def corrections_db_path() -> Path:
     return Path(env).resolve() if env else user_data_dir() / "corrections.sqlite3"
 
 
+def channels_path() -> Path:
+    """Calibrations saved per channel from spot checks (``client.core.channels``):
+    ``$FEEDBACK_CHANNELS`` or the user data dir, beside the corrections store."""
+    env = os.environ.get("FEEDBACK_CHANNELS")
+    return Path(env).resolve() if env else user_data_dir() / "channels.json"
+
+
 def traffic_history_path() -> Path:
     """The app's record of what it classified (time, label, confidence, review flag, model
     version; never the text), for the dashboard's drift view: ``$FEEDBACK_TRAFFIC_DB`` or the

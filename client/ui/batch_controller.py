@@ -27,12 +27,15 @@ from client.ui.review_order import ReviewOrder
 from client.ui.services import Services
 from client.ui.signals import emit
 from client.core.stats import Throughput
+from client.core import paths
 from client.core.api import Prediction
+from client.core.channels import Channel, channel_name, refusal, save_channel
+from client.core.errors import DataError
 from client.core.source_temperature import MIN_MISTAKES, MIN_VERDICTS, SourceCalibration, apply, calibrate
 from client.core.spot_check import SpotCheckReport, Verdict, draw, summarize
 from client.core.verdicts import make_verdict
 from client.ui.workers import Worker
-from client.core.corrections import Correction
+from client.core.corrections import Correction, now_iso
 from client.core.records import ReadResult
 
 logger = logging.getLogger(__name__)
@@ -257,6 +260,41 @@ class BatchController(QObject):
         calibration = calibrate(
             [self.served(r).scores for r in checked], [r.verdict.final_label for r in checked], [self.served(r).label for r in checked]
         )
+        self._apply_calibration(calibration)
+        return calibration
+
+    def model_versions(self) -> set[str]:
+        """The model versions that classified this file's rows (as served)."""
+        return {self.served(r).model_version for r in self.run.results} if self.run is not None else set()
+
+    def save_channel(self, name: str) -> Channel:
+        """Save this file's calibration under a channel's name, for the next files of that channel."""
+        if self.calibration is None:
+            raise DataError("this file is not calibrated yet", f"give {MIN_VERDICTS} verdicts in a spot check and press Calibrate this file first")
+        versions = self.model_versions()
+        if len(versions) != 1:
+            raise DataError("this file's rows were classified by several model versions", "classify the file again with one version, then spot-check it")
+        channel = Channel(channel_name(name), self.calibration.temperature, self.calibration.threshold, self.calibration.verdicts,
+                          versions.pop(), now_iso())
+        save_channel(paths.channels_path(), channel)
+        logger.info("calibration saved as a channel (%d verdicts, model v%s)", channel.verdicts, channel.model_version)
+        return channel
+
+    def use_channel(self, channel: Channel) -> None:
+        """Calibrate this file by a channel saved before; refused when another model version classified it."""
+        versions = self.model_versions()
+        if self.run is None or not versions:
+            raise DataError("there are no classified rows to calibrate", "run the file first, then choose its channel")
+        if self.state == RUNNING:
+            raise DataError("the file is being classified", "wait until the run ends or cancel it, then choose its channel")
+        for version in sorted(versions):
+            reason = refusal(channel, version)
+            if reason is not None:
+                raise DataError(reason)
+        self._apply_calibration(channel.calibration)
+
+    def _apply_calibration(self, calibration: SourceCalibration) -> None:
+        assert self.run is not None
         self.calibration = calibration
         for result in self.run.results:
             self._calibrate(result)
@@ -266,10 +304,9 @@ class BatchController(QObject):
         self.queue_model.add_results([r for r in self.run.results if r.flagged])
         self.review_order.set_order(self.review_order.order)
         flagged = sum(r.flagged for r in self.run.results)
-        logger.info("calibrated from %d spot-check verdicts: temperature %.2f, review below %.2f, %d rows flagged",
+        logger.info("calibrated by %d spot-check verdicts: temperature %.2f, review below %.2f, %d rows flagged",
                     calibration.verdicts, calibration.temperature, calibration.threshold, flagged)
         emit(self.calibrated, calibration)
-        return calibration
 
     def _calibrate(self, result: BatchResult) -> None:
         if self.calibration is None:

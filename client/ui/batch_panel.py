@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -30,6 +31,9 @@ from PySide6.QtWidgets import (
 from client.ui.batch_controller import CANCELLED, FINISHED, INTERRUPTED, LOADING, RUNNING, BatchController
 from client.core.batch import BatchRun
 from client.core.review_queue import ORDER_TITLES
+from client.core import paths
+from client.core.channels import Channel, load_channels
+from client.core.errors import FeedbackError
 from client.core.source_temperature import MIN_MISTAKES, MIN_VERDICTS, SourceCalibration
 from client.core.spot_check import DEFAULT_SIZE, MAX_SIZE, SpotCheckReport
 from client.ui.explanation import RowExplanation
@@ -122,6 +126,19 @@ class BatchPanel(QWidget):
             "rescale this file's scores by what the sample shows, and refit its review flag"
         )
         self.calibrate_button.clicked.connect(controller.calibrate_from_spot_check)
+        # Channels: a calibration saved from one file's spot check, used again for the next files of that channel.
+        self.channel_name = QLineEdit()
+        self.channel_name.setPlaceholderText("Channel name, e.g. Complaint tweets")
+        self.channel_name.setAccessibleName("Channel name")
+        self.save_channel_button = QPushButton("Save as channel")
+        self.save_channel_button.setToolTip("Keep this file's calibration under the channel's name, for the next files of that channel")
+        self.save_channel_button.clicked.connect(self.save_channel)
+        self.channel_box = QComboBox()
+        self.channel_box.setAccessibleName("Saved channels")
+        self.channel_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.use_channel_button = QPushButton("Use channel")
+        self.use_channel_button.setToolTip("Calibrate this file as the chosen channel was calibrated, without a new spot check")
+        self.use_channel_button.clicked.connect(self.use_channel)
         self.spot_table = ResultsTable(controller.spot, sortable=False)
         self.spot_table.verdict_keyed.connect(controller.save_verdict)
         self.spot_table.confirm_keyed.connect(controller.confirm)
@@ -181,6 +198,7 @@ class BatchPanel(QWidget):
             for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
                 signal.connect(self._update_counts)
         self._state_changed(controller.state)
+        self.reload_channels()
 
     @staticmethod
     def _with_bar(top: QWidget | None, table: QTableView, detail: QWidget, count: QLabel, button: QPushButton) -> QWidget:
@@ -212,7 +230,44 @@ class BatchPanel(QWidget):
         row.addWidget(self.spot_button)
         row.addWidget(self.calibrate_button)
         row.addStretch(1)
+        row.addWidget(self.channel_name)
+        row.addWidget(self.save_channel_button)
+        row.addWidget(self.channel_box)
+        row.addWidget(self.use_channel_button)
         return bar
+
+    def reload_channels(self) -> dict[str, Channel]:
+        """Fill the channel list from the saved file (an unreadable file is said, not replaced)."""
+        try:
+            channels = load_channels(paths.channels_path())
+        except FeedbackError as exc:
+            self.note.setText(str(exc))
+            channels = {}
+        current = self.channel_box.currentText()
+        self.channel_box.clear()
+        for name, channel in channels.items():
+            self.channel_box.addItem(f"{name} (model v{channel.model_version}, {channel.verdicts} verdicts)", channel)
+        self.channel_box.setCurrentIndex(max(0, next((i for i in range(self.channel_box.count()) if self.channel_box.itemText(i) == current), 0)))
+        self._state_changed(self.controller.state)
+        return channels
+
+    def save_channel(self) -> None:
+        try:
+            channel = self.controller.save_channel(self.channel_name.text())
+        except FeedbackError as exc:
+            self.note.setText(str(exc))
+            return
+        self.reload_channels()
+        self.note.setText(f"Saved as the channel {channel.name}: choose it under Spot check for this channel's next files.")
+
+    def use_channel(self) -> None:
+        channel = self.channel_box.currentData()
+        if channel is None:
+            return
+        try:
+            self.controller.use_channel(channel)
+        except FeedbackError as exc:
+            self.note.setText(str(exc))
 
     # ------------------------------------------------------------------ files
 
@@ -343,6 +398,8 @@ class BatchPanel(QWidget):
         self.export_button.setEnabled(run is not None and bool(run.results) and state != RUNNING)
         self.spot_button.setEnabled(run is not None and bool(run.results) and state not in (RUNNING, LOADING))
         self.calibrate_button.setEnabled(self.controller.can_calibrate())
+        self.save_channel_button.setEnabled(self.controller.calibration is not None)
+        self.use_channel_button.setEnabled(self.channel_box.count() > 0 and run is not None and bool(run.results) and state not in (RUNNING, LOADING))
         if state == RUNNING:
             self.tabs.setCurrentIndex(1)
             self.note.setText("")
@@ -358,7 +415,7 @@ class BatchPanel(QWidget):
         run = self.controller.run
         self.calibrate_button.setEnabled(self.controller.can_calibrate())
         if not drawn:
-            self.spot_report.setText(SPOT_CHECK_HINT)
+            self.spot_report.setText(SPOT_CHECK_HINT + self._calibration_note())
             return
         heading = f"Spot check: {report.checked} of {drawn} drawn items have a verdict"
         if run is not None and self.controller.spot_population < len(run.results):
@@ -373,12 +430,13 @@ class BatchPanel(QWidget):
         return (
             f" This file's scores are calibrated by {calibration.verdicts} spot-check verdicts (temperature {calibration.temperature:.2f}); "
             f"a row needs review below {calibration.threshold:.2f}: {flagged:,} of {len(run.results):,} rows. "
-            "The figures above are the model's scores as it sent them."
+            "Spot-check figures are the model's scores as it sent them."
         )
 
     def _calibrated(self, _calibration: SourceCalibration) -> None:
         self._spot_checked(self.controller.spot_report())
-        self.note.setText("Scores and review flags of this file now follow its spot check (see the Spot check tab); an export writes them so.")
+        self.save_channel_button.setEnabled(True)
+        self.note.setText("Scores and review flags of this file are now calibrated (see the Spot check tab); an export writes them so.")
 
     def _update_counts(self) -> None:
         total = self.controller.model.rowCount()

@@ -12,12 +12,20 @@ from drive import open_and_run, write_csv
 from PySide6.QtCore import Qt
 
 from client.core.corrections import read_corrections
+from client.core.channels import Channel, load_channels, save_channel
 from client.core.labels import LABELS
 from client.core.source_temperature import MIN_VERDICTS, rescale
 from client.core.spot_check import by_source
 
 pytestmark = pytest.mark.server
 ROWS = 12
+
+
+@pytest.fixture
+def channels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "channels.json"
+    monkeypatch.setenv("FEEDBACK_CHANNELS", str(path))
+    return path
 
 
 @pytest.fixture
@@ -115,7 +123,9 @@ def test_no_sample_before_a_file_has_results(window) -> None:
     assert window.batch_controller.draw_spot_check(10) == 0
 
 
-def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds_the_queue(qtbot, window, tmp_path: Path, corrections_db: Path) -> None:
+def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds_the_queue(
+    qtbot, window, tmp_path: Path, corrections_db: Path, channels: Path
+) -> None:
     rows = MIN_VERDICTS + 4
     open_and_run(qtbot, window, write_csv(tmp_path / "tweets.csv", rows))
     window.activateWindow()
@@ -160,7 +170,40 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     by_id = {r.row.id: r for r in controller.run.results}
     assert all(line["confidence"] == pytest.approx(by_id[line["id"]].prediction.confidence, abs=1e-4) for line in lines)
 
+    batch.channel_name.setFocus()  # saved under a channel's name, for the next files of that channel
+    qtbot.keyClicks(batch.channel_name, "  Complaint tweets ")
+    qtbot.mouseClick(batch.save_channel_button, Qt.MouseButton.LeftButton)
+    saved = load_channels(channels)["Complaint tweets"]
+    assert (saved.temperature, saved.threshold, saved.verdicts) == (calibration.temperature, calibration.threshold, MIN_VERDICTS)
+    assert saved.model_version == served[id(late)].model_version and batch.channel_box.count() == 1
+
     with qtbot.waitSignal(controller.loaded, timeout=20000):  # the next file starts from the model's own scores
         controller.open(write_csv(tmp_path / "next.csv", 3))
     assert controller.calibration is None and controller.spot_model.rowCount() == 0
     assert not batch.calibrate_button.isEnabled() and "Draw a sample" in batch.spot_report.text()
+
+
+def test_a_saved_channel_calibrates_the_next_file_of_its_model_version_only(qtbot, finished, channels: Path) -> None:
+    batch, controller = finished.batch, finished.batch_controller
+    version = controller.run.results[0].prediction.model_version
+    save_channel(channels, Channel("Forums", 1.7, 0.6, 100, version, "2026-11-29T23:00:00+00:00"))
+    save_channel(channels, Channel("Old forums", 1.7, 0.6, 100, version + "-old", "2026-11-01T00:00:00+00:00"))
+    batch.reload_channels()
+    assert [batch.channel_box.itemText(i).split(" (")[0] for i in range(batch.channel_box.count())] == ["Forums", "Old forums"]
+    assert batch.use_channel_button.isEnabled()
+    served = {id(r): r.prediction for r in controller.run.results}
+
+    batch.channel_box.setCurrentIndex(1)  # fitted on another model version: refused, nothing changes
+    qtbot.mouseClick(batch.use_channel_button, Qt.MouseButton.LeftButton)
+    assert controller.calibration is None and "calibrated for model v" in batch.note.text()
+    assert all(r.prediction is served[id(r)] for r in controller.run.results)
+
+    batch.channel_box.setCurrentIndex(0)
+    with qtbot.waitSignal(controller.calibrated, timeout=10000):
+        qtbot.mouseClick(batch.use_channel_button, Qt.MouseButton.LeftButton)
+    assert controller.calibration == load_channels(channels)["Forums"].calibration
+    for result in controller.run.results:
+        original = served[id(result)]
+        assert result.prediction.confidence == pytest.approx(rescale(original.scores, 1.7)[original.label])
+        assert result.flagged == (result.prediction.confidence < 0.6)
+    assert "calibrated by 100 spot-check verdicts (temperature 1.70)" in batch.spot_report.text()

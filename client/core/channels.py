@@ -1,0 +1,95 @@
+"""Saved calibrations: a spot check made once serves every later file of the same channel.
+
+A support team's traffic comes in channels (the complaint tweets, the app-store reviews, the
+developer forum), a new file of each every day. A spot check of one file
+(``client.core.spot_check``) calibrates that file (``client.core.source_temperature``); saved
+under the channel's name, the same calibration applies to the next files of that channel
+without another spot check. It belongs to the model version it was fitted on: a retrained
+model scores differently, so a calibration of another version is refused, not applied.
+
+A small JSON file (``paths.channels_path()``), written whole to a temporary file and renamed,
+so a crash leaves either the old file or the new one. A file that cannot be read is an error
+that names it; nothing overwrites it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from client.core.errors import DataError
+from client.core.source_temperature import SourceCalibration
+
+FORMAT = 1
+MAX_NAME = 80
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    temperature: float
+    threshold: float
+    verdicts: int
+    model_version: str
+    saved_at: str
+
+    @property
+    def calibration(self) -> SourceCalibration:
+        return SourceCalibration(self.temperature, self.threshold, self.verdicts)
+
+
+def channel_name(text: str) -> str:
+    """A channel's name as typed, trimmed; a clear error when it cannot be one."""
+    name = " ".join(text.split())
+    if not name:
+        raise DataError("a channel needs a name", "type the channel's name, e.g. Complaint tweets")
+    if len(name) > MAX_NAME:
+        raise DataError(f"a channel's name has at most {MAX_NAME} characters. But it had {len(name)}", "shorten the name")
+    return name
+
+
+def load_channels(path: Path) -> dict[str, Channel]:
+    """The saved channels by name; none when the file does not exist yet."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+        channels = [Channel(**item) for item in data["channels"]]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(
+            f"{path}: the saved channels cannot be read ({exc})",
+            "fix the file or move it aside (it is left as it is); the channels in it must then be calibrated again",
+        ) from None
+    return {c.name: c for c in channels}
+
+
+def save_channel(path: Path, channel: Channel) -> dict[str, Channel]:
+    """Add ``channel`` (replacing one of the same name) and write the file; the channels now saved."""
+    channels = load_channels(path)
+    channels[channel.name] = channel
+    text = json.dumps({"format": FORMAT, "channels": [asdict(c) for c in sorted(channels.values(), key=lambda c: c.name.casefold())]}, indent=1)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(text + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # the partial file, if it got written; never more
+            partial.unlink(missing_ok=True)
+        raise DataError(f"{path}: the channel could not be saved ({exc.strerror})", f"make '{path.parent}' writable and save again") from None
+    return channels
+
+
+def refusal(channel: Channel, model_version: str) -> str | None:
+    """Why ``channel`` cannot calibrate a file classified by ``model_version`` (None: it can)."""
+    if channel.model_version != model_version:
+        return (
+            f"{channel.name} was calibrated for model v{channel.model_version}, and this file was classified by v{model_version}: "
+            "a retrained model scores differently. Draw a spot check of this file and save the channel again."
+        )
+    return None
