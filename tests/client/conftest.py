@@ -22,11 +22,26 @@ def emit_guard(qapp) -> None:
     install_emit_guard()
 
 
+def _user_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, name: str) -> Path:
+    """A user-side file of the app (see client.core.paths) moved into the test's own folder."""
+    path = tmp_path / name
+    monkeypatch.setenv(variable, str(path))
+    return path
+
+
 @pytest.fixture
 def corrections_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "corrections.sqlite3"
-    monkeypatch.setenv("FEEDBACK_CORRECTIONS_DB", str(path))
-    return path
+    return _user_file(tmp_path, monkeypatch, "FEEDBACK_CORRECTIONS_DB", "corrections.sqlite3")
+
+
+@pytest.fixture
+def history_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return _user_file(tmp_path, monkeypatch, "FEEDBACK_TRAFFIC_DB", "traffic.sqlite3")
+
+
+@pytest.fixture
+def channels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return _user_file(tmp_path, monkeypatch, "FEEDBACK_CHANNELS", "channels.json")
 
 
 @pytest.fixture

@@ -31,13 +31,6 @@ NON_ENGLISH = Path(__file__).parents[1] / "handler" / "data" / "non_english.json
 
 
 @pytest.fixture
-def history_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "traffic.sqlite3"
-    monkeypatch.setenv("FEEDBACK_TRAFFIC_DB", str(path))
-    return path
-
-
-@pytest.fixture
 def open_window(make_window, server, history_db: Path):
     """A window on the session server with its real key file (the instance beside it names the model store)."""
     urls = server["urls"]

@@ -22,13 +22,6 @@ ROWS = 12
 
 
 @pytest.fixture
-def channels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "channels.json"
-    monkeypatch.setenv("FEEDBACK_CHANNELS", str(path))
-    return path
-
-
-@pytest.fixture
 def finished(qtbot, window, tmp_path: Path):
     open_and_run(qtbot, window, write_csv(tmp_path / "inbox.csv", ROWS))
     window.activateWindow()
