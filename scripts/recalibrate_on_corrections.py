@@ -160,7 +160,9 @@ def main() -> None:
                 "b_rest": ece(current_rest, rest, t_b), "b_dev": ece(dev_current, dev, t_b), "b_temperature": t_b,
                 "a_flag": flag(probabilities(current_rest, current.temperature), rest), "b_flag": flag(probabilities(current_rest, t_b), rest),
             }
-            if args.pick == "random":  # the app's own fit, on what the server sends
+            if args.pick == "random" and k < source_temperature.MIN_VERDICTS:
+                print(f"k={k}: the app calibrates from {source_temperature.MIN_VERDICTS} verdicts; its columns are left out", flush=True)
+            elif args.pick == "random":  # the app's own fit, on what the server sends
                 # What "Calibrate this file" does: the temperature and the card's rule (catch half the
                 # mistakes, flag at most a fifth) fitted on the spot check, from what the server sends.
                 sample_logits = logits(current, corrected)

@@ -7,8 +7,10 @@ under the channel's name, the same calibration applies to the next files of that
 without another spot check. It belongs to the model version it was fitted on: a retrained
 model scores differently, so a calibration of another version is refused, not applied.
 
-A small JSON file (``paths.channels_path()``), written whole to a temporary file and renamed,
-so a crash leaves either the old file or the new one. A file that cannot be read is an error
+A small JSON file (``paths.channels_path()``), written whole to a temporary file, synced and
+renamed, so a crash or a power cut leaves either the old file or the new one. Each save reads
+the file again first, so two windows lose a channel only when they save in the same instant
+(the later rename wins); no lock, since saving is a rare click. A file that cannot be read is an error
 that names it; nothing overwrites it.
 """
 
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from client.core.errors import DataError
-from client.core.source_temperature import SourceCalibration
+from client.core.source_temperature import BOUNDS, MIN_VERDICTS, SourceCalibration
 
 FORMAT = 1
 MAX_NAME = 80
@@ -51,6 +54,22 @@ def channel_name(text: str) -> str:
     return name
 
 
+def _checked(channel: Channel) -> Channel:
+    """A channel read from the file, its values checked: a hand-edited file must not rescale a file wrongly."""
+    low, high = BOUNDS
+    if not (isinstance(channel.temperature, (int, float)) and math.isfinite(channel.temperature) and low <= channel.temperature <= high):
+        raise ValueError(f"{channel.name!r}: temperature must be a number from {low} to {high}, not {channel.temperature!r}")
+    if not (isinstance(channel.threshold, (int, float)) and 0 <= channel.threshold <= 1):
+        raise ValueError(f"{channel.name!r}: threshold must be a number from 0 to 1, not {channel.threshold!r}")
+    if not (isinstance(channel.verdicts, int) and channel.verdicts >= MIN_VERDICTS):
+        raise ValueError(f"{channel.name!r}: verdicts must be a whole number of at least {MIN_VERDICTS}, not {channel.verdicts!r}")
+    if not (isinstance(channel.model_version, str) and isinstance(channel.saved_at, str) and isinstance(channel.name, str)):
+        raise ValueError(f"{channel.name!r}: name, model_version and saved_at must be text")
+    if channel_name(channel.name) != channel.name:
+        raise ValueError(f"{channel.name!r} is not a channel name as the app saves it")
+    return channel
+
+
 def load_channels(path: Path) -> dict[str, Channel]:
     """The saved channels by name; none when the file does not exist yet."""
     if not path.exists():
@@ -59,8 +78,8 @@ def load_channels(path: Path) -> dict[str, Channel]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT:
             raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
-        channels = [Channel(**item) for item in data["channels"]]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        channels = [_checked(Channel(**item)) for item in data["channels"]]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, DataError) as exc:
         raise DataError(
             f"{path}: the saved channels cannot be read ({exc})",
             "fix the file or move it aside (it is left as it is); the channels in it must then be calibrated again",
@@ -76,12 +95,20 @@ def save_channel(path: Path, channel: Channel) -> dict[str, Channel]:
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(text + "\n", encoding="utf-8")
+        with open(partial, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+            out.flush()
+            os.fsync(out.fileno())  # on disk before it takes the old file's place: a power cut leaves one or the other
         os.replace(partial, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
     except OSError as exc:
         with contextlib.suppress(OSError):  # the partial file, if it got written; never more
             partial.unlink(missing_ok=True)
-        raise DataError(f"{path}: the channel could not be saved ({exc.strerror})", f"make '{path.parent}' writable and save again") from None
+        raise DataError(f"{path}: the channel could not be saved ({exc.strerror or exc})", f"make '{path.parent}' writable and save again") from None
     return channels
 
 

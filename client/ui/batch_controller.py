@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -79,6 +80,8 @@ class BatchController(QObject):
         self._spot_rank: dict[int, int] = {}  # id(BatchResult) -> position in the draw
         self.spot_population = 0  # classified rows when the sample was drawn
         self.calibration: SourceCalibration | None = None
+        self.calibration_version: str | None = None  # the model version it was fitted for: other rows stay as served
+        self.calibration_source = ""  # where it came from, in words: "this file's spot check" or "the channel X"
         # id(BatchResult) -> the prediction the server sent and the flag it had, kept when a calibration rescales it
         self._served: dict[int, tuple[Prediction, bool]] = {}
         self.state_changed.connect(self.review_order.run_state)
@@ -116,7 +119,7 @@ class BatchController(QObject):
         self.queue_model.clear()
         self.spot_model.clear()
         self._spot_rank, self.spot_population = {}, 0
-        self.calibration, self._served = None, {}
+        self.calibration, self.calibration_version, self.calibration_source, self._served = None, None, "", {}
         logger.info("opened %s: %d rows, %d skipped", path.name, len(read.rows), len(read.errors))
         self._set_state(IDLE)
         emit(self.loaded, self.run)
@@ -246,7 +249,7 @@ class BatchController(QObject):
 
     def can_calibrate(self) -> bool:
         report = self.spot_report()
-        return self.state != RUNNING and report.checked >= MIN_VERDICTS and report.mistakes >= MIN_MISTAKES
+        return self.state not in (RUNNING, LOADING) and report.checked >= MIN_VERDICTS and report.mistakes >= MIN_MISTAKES
 
     def calibrate_from_spot_check(self) -> SourceCalibration | None:
         """Rescale every score of this file by the spot check's temperature and refit its review flag.
@@ -260,7 +263,8 @@ class BatchController(QObject):
         calibration = calibrate(
             [self.served(r).scores for r in checked], [r.verdict.final_label for r in checked], [self.served(r).label for r in checked]
         )
-        self._apply_calibration(calibration)
+        versions = Counter(self.served(r).model_version for r in checked)
+        self._apply_calibration(calibration, versions.most_common(1)[0][0], "this file's spot check")
         return calibration
 
     def model_versions(self) -> set[str]:
@@ -291,11 +295,11 @@ class BatchController(QObject):
             reason = refusal(channel, version)
             if reason is not None:
                 raise DataError(reason)
-        self._apply_calibration(channel.calibration)
+        self._apply_calibration(channel.calibration, channel.model_version, f"the channel {channel.name}")
 
-    def _apply_calibration(self, calibration: SourceCalibration) -> None:
+    def _apply_calibration(self, calibration: SourceCalibration, version: str, source: str) -> None:
         assert self.run is not None
-        self.calibration = calibration
+        self.calibration, self.calibration_version, self.calibration_source = calibration, version, source
         for result in self.run.results:
             self._calibrate(result)
         self.model.resort()
@@ -309,9 +313,13 @@ class BatchController(QObject):
         emit(self.calibrated, calibration)
 
     def _calibrate(self, result: BatchResult) -> None:
+        """Rescale ``result`` by the file's calibration, from what the server sent; a row another
+        model version classified (the server was retrained during a paused run) stays as served."""
         if self.calibration is None:
             return
         served, _flag = self._served.setdefault(id(result), (result.prediction, result.flagged))
+        if served.model_version != self.calibration_version:
+            return
         result.prediction, result.flagged = apply(served, self.calibration)
 
     def _verdict_saved(self, saved: Correction, _replaced: object, tag: object) -> None:

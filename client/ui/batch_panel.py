@@ -236,18 +236,21 @@ class BatchPanel(QWidget):
         row.addWidget(self.use_channel_button)
         return bar
 
-    def reload_channels(self) -> dict[str, Channel]:
-        """Fill the channel list from the saved file (an unreadable file is said, not replaced)."""
+    def reload_channels(self, select: str | None = None) -> dict[str, Channel]:
+        """Fill the channel list from the saved file (an unreadable file is said, not replaced),
+        keeping the chosen channel, or choosing ``select``."""
         try:
             channels = load_channels(paths.channels_path())
         except FeedbackError as exc:
             self.note.setText(str(exc))
             channels = {}
-        current = self.channel_box.currentText()
+        current = self.channel_box.currentData()
+        select = select if select is not None else (current.name if current is not None else None)
         self.channel_box.clear()
-        for name, channel in channels.items():
-            self.channel_box.addItem(f"{name} (model v{channel.model_version}, {channel.verdicts} verdicts)", channel)
-        self.channel_box.setCurrentIndex(max(0, next((i for i in range(self.channel_box.count()) if self.channel_box.itemText(i) == current), 0)))
+        for channel in channels.values():
+            self.channel_box.addItem(f"{channel.name} (model v{channel.model_version}, {channel.verdicts} verdicts)", channel)
+        names = list(channels)
+        self.channel_box.setCurrentIndex(names.index(select) if select in names else 0)
         self._state_changed(self.controller.state)
         return channels
 
@@ -257,7 +260,7 @@ class BatchPanel(QWidget):
         except FeedbackError as exc:
             self.note.setText(str(exc))
             return
-        self.reload_channels()
+        self.reload_channels(select=channel.name)
         self.note.setText(f"Saved as the channel {channel.name}: choose it under Spot check for this channel's next files.")
 
     def use_channel(self) -> None:
@@ -428,8 +431,9 @@ class BatchPanel(QWidget):
             return ""
         flagged = sum(r.flagged for r in run.results)
         return (
-            f" This file's scores are calibrated by {calibration.verdicts} spot-check verdicts (temperature {calibration.temperature:.2f}); "
-            f"a row needs review below {calibration.threshold:.2f}: {flagged:,} of {len(run.results):,} rows. "
+            f" This file's scores are calibrated by {self.controller.calibration_source} ({calibration.verdicts} spot-check verdicts, "
+            f"temperature {calibration.temperature:.2f}, model v{self.controller.calibration_version}); "
+            f"a row needs review below {calibration.threshold:.2f}: {flagged:,} of {len(run.results):,} rows when calibrated. "
             "Spot-check figures are the model's scores as it sent them."
         )
 

@@ -39,6 +39,22 @@ def test_an_unreadable_file_is_named_and_left_as_it_is(tmp_path: Path, content: 
     assert path.read_text(encoding="utf-8") == content
 
 
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("temperature", 0, "temperature must be a number from"), ("temperature", "1.7", "temperature must be"),
+    ("temperature", float("nan"), "temperature must be"), ("temperature", 50.0, "temperature must be"),
+    ("threshold", 2, "threshold must be a number from 0 to 1"), ("verdicts", 3, "verdicts must be a whole number of at least"),
+    ("verdicts", 60.5, "verdicts must be"), ("model_version", 3, "must be text"), ("name", "  spaced  ", "not a channel name"),
+])
+def test_a_hand_edited_value_that_would_rescale_wrongly_is_refused(tmp_path: Path, field: str, value: object, says: str) -> None:
+    path = tmp_path / "channels.json"
+    save_channel(path, channel())
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["channels"][0][field] = value
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataError, match=says):
+        load_channels(path)
+
+
 def test_a_write_that_fails_is_a_clear_error_and_keeps_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "channels.json"
     save_channel(path, channel("forums"))

@@ -16,6 +16,7 @@ from client.core.channels import Channel, load_channels, save_channel
 from client.core.labels import LABELS
 from client.core.source_temperature import MIN_VERDICTS, rescale
 from client.core.spot_check import by_source
+from client.core.spot_check import draw as spot_draw
 
 pytestmark = pytest.mark.server
 ROWS = 12
@@ -87,10 +88,15 @@ def test_only_verdicts_on_the_sample_are_spot_checks_wherever_they_are_given(qtb
     first = [batch.spot_table.proxy.result(row) for row in range(5)]
     kept = batch.spot_table.current_result()  # judged while in the first sample
     key(qtbot, finished, batch.spot_table, Qt.Key.Key_Return)
-    draw(qtbot, finished, 5)  # a new sample replaces the first
+    # A new sample replaces the first; its seed is one that leaves the judged row out, so that row's
+    # next verdict is given outside the current sample.
+    position = controller.run.results.index(kept)
+    seed = next(seed for seed in range(100) if position not in spot_draw(ROWS, 5, seed))
+    with qtbot.waitSignal(controller.spot_checked, timeout=10000):
+        controller.draw_spot_check(5, seed)
     sampled = [batch.spot_table.proxy.result(row) for row in range(batch.spot_table.proxy.rowCount())]
-    assert len(sampled) == 5 and len({id(r) for r in sampled}) == 5
-    judged = int(kept in sampled)
+    assert len(sampled) == 5 and len({id(r) for r in sampled}) == 5 and kept not in sampled
+    judged = 0
     assert controller.spot_population == ROWS and f"{judged} of 5 drawn items" in batch.spot_report.text()
     dropped = [r for r in first if r not in sampled and r is not kept]
 
@@ -119,7 +125,7 @@ def test_no_sample_before_a_file_has_results(window) -> None:
 def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds_the_queue(
     qtbot, window, tmp_path: Path, corrections_db: Path, channels: Path
 ) -> None:
-    rows = MIN_VERDICTS + 4
+    rows = MIN_VERDICTS + 12
     open_and_run(qtbot, window, write_csv(tmp_path / "tweets.csv", rows))
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
@@ -151,7 +157,10 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
 
     table.setFocus()  # the click left it on the button
     qtbot.waitUntil(table.hasFocus)
-    table.go_to(MIN_VERDICTS)  # a verdict after calibrating stores what the server sent
+    # A verdict after calibrating stores what the server sent: a row whose flag the calibration changed, if any.
+    unchecked = range(MIN_VERDICTS, table.proxy.rowCount())
+    row = next((i for i in unchecked if table.proxy.result(i).flagged != served_flags[id(table.proxy.result(i))]), MIN_VERDICTS)
+    table.go_to(row)
     late = table.current_result()
     key(qtbot, window, table, Qt.Key.Key_Return)
     stored = next(c for c in read_corrections(corrections_db) if c.text == late.row.text)
@@ -199,4 +208,4 @@ def test_a_saved_channel_calibrates_the_next_file_of_its_model_version_only(qtbo
         original = served[id(result)]
         assert result.prediction.confidence == pytest.approx(rescale(original.scores, 1.7)[original.label])
         assert result.flagged == (result.prediction.confidence < 0.6)
-    assert "calibrated by 100 spot-check verdicts (temperature 1.70)" in batch.spot_report.text()
+    assert "calibrated by the channel Forums (100 spot-check verdicts, temperature 1.70" in batch.spot_report.text()
