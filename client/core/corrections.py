@@ -19,6 +19,7 @@ What the store promises (each shown by ``tests/client/test_corrections_store.py`
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -47,7 +48,8 @@ _SCHEMA = (
     source           TEXT,
     consumed_by      TEXT,
     spot_check       INTEGER NOT NULL DEFAULT 0,
-    needs_review     INTEGER
+    needs_review     INTEGER,
+    scores           TEXT
 )""",
     "CREATE INDEX IF NOT EXISTS corrections_pending ON corrections (consumed_by)",
 )
@@ -57,6 +59,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (  # spot checks (client/core/spot_check.py): a verdict on a randomly drawn item, and the review flag it had
         "ALTER TABLE corrections ADD COLUMN spot_check INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE corrections ADD COLUMN needs_review INTEGER",
+        "ALTER TABLE corrections ADD COLUMN scores TEXT",  # the eight scores as served, JSON: a source's temperature is fitted on them
     ),
 }
 KINDS = ("correction", "confirmation")
@@ -82,12 +85,14 @@ class Correction:
     consumed_by: str | None = None
     spot_check: bool = False  # the item was drawn at random for a spot check, not picked by the agent
     needs_review: bool | None = None  # the review flag on the prediction; None when not recorded
+    scores: dict[str, float] | None = None  # every label's score as served; None when not recorded
     id: int | None = None
 
     def __post_init__(self) -> None:
         # SQLite and CSV give 0/1 or "true"/"false"; the dataclass always holds bools.
         object.__setattr__(self, "spot_check", bool(parse_flag(self.spot_check, "spot_check")))
         object.__setattr__(self, "needs_review", parse_flag(self.needs_review, "needs_review"))
+        object.__setattr__(self, "scores", parse_scores(self.scores))
         if self.final_label not in LABELS:
             raise DataError(unknown_label_message(self.final_label))
         if self.kind not in KINDS:
@@ -97,6 +102,12 @@ class Correction:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def to_record(self) -> dict[str, object]:
+        """A flat row, as the store and CSV files hold it: the scores as JSON text."""
+        record = self.to_dict()
+        record["scores"] = json.dumps(self.scores, sort_keys=True) if self.scores is not None else None
+        return record
 
 
 _COLUMNS = tuple(name for name in Correction.__dataclass_fields__ if name != "id")
@@ -148,6 +159,23 @@ def parse_flag(value: object, field: str) -> bool | None:
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
     raise DataError(f"{field} must be true or false (or 1 or 0). But it was {value!r}")
+
+
+def parse_scores(value: object) -> dict[str, float] | None:
+    """The eight scores as stored (JSON text, or a mapping from a JSONL file); None when empty."""
+    if value is None or value == "":
+        return None
+    try:
+        scores = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(scores, dict):
+            raise ValueError("not an object")
+        out = {str(label): float(score) for label, score in scores.items()}
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"scores must be a JSON object of label: score. But it was {str(value)[:80]!r} ({exc})") from None
+    unknown = sorted(set(out) - set(LABELS))
+    if unknown or not all(0.0 <= v <= 1.0 for v in out.values()):
+        raise DataError(f"scores must hold the labels' scores from 0 to 1. But it had {', '.join(unknown) or 'a score outside 0 to 1'}")
+    return out
 
 
 def now_iso() -> str:
@@ -350,7 +378,7 @@ class CorrectionsStore:
         ids = []
         with self._write("saving the corrections") as db:
             for correction in corrections:
-                values = correction.to_dict()
+                values = correction.to_record()
                 values.pop("id")
                 values["created_at"] = values["created_at"] or now_iso()
                 ids.append(int(db.execute(_INSERT, values).lastrowid))
@@ -384,7 +412,7 @@ class CorrectionsStore:
         return len(ids)
 
     def export(self, path: str | Path, pending_only: bool = False) -> Path:
-        return write_records(path, [c.to_dict() for c in self.all(pending_only)])
+        return write_records(path, [c.to_record() for c in self.all(pending_only)])
 
     def find(self, text_contains: str | None = None, before: datetime | None = None) -> list[Correction]:
         """The corrections a deletion request would remove (see ``matches``)."""

@@ -164,18 +164,23 @@ def summarize(verdicts: Iterable[Verdict]) -> SpotCheckReport:
     )
 
 
-def by_source(corrections: Sequence[Correction]) -> dict[tuple[str, str], SpotCheckReport]:
-    """A report per (source, model version) from the store's spot-check verdicts.
+def spot_check_groups(corrections: Sequence[Correction]) -> dict[tuple[str, str], list[Correction]]:
+    """The store's spot-check verdicts per (source, model version), in source order.
 
     Per model version because a retrained model is right on different items; verdicts
     without the model's label or confidence (imported by hand) cannot be compared and are
     left out.
     """
-    groups: dict[tuple[str, str], list[Verdict]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Correction]] = defaultdict(list)
     for c in corrections:
-        if not c.spot_check or c.predicted_label is None or c.confidence is None:
-            continue
-        groups[(c.source or "(unknown source)", c.model_version or "(unknown version)")].append(
-            Verdict(c.predicted_label, c.final_label, c.confidence, c.needs_review)
-        )
-    return {key: summarize(items) for key, items in sorted(groups.items())}
+        if c.spot_check and c.predicted_label is not None and c.confidence is not None:
+            groups[(c.source or "(unknown source)", c.model_version or "(unknown version)")].append(c)
+    return dict(sorted(groups.items()))
+
+
+def by_source(corrections: Sequence[Correction]) -> dict[tuple[str, str], SpotCheckReport]:
+    """A report per (source, model version) from the store's spot-check verdicts."""
+    return {
+        key: summarize(Verdict(c.predicted_label or "", c.final_label, c.confidence or 0.0, c.needs_review) for c in items)
+        for key, items in spot_check_groups(corrections).items()
+    }

@@ -29,4 +29,5 @@ def make_verdict(
         source=source,
         spot_check=spot_check,
         needs_review=prediction.needs_review if flagged is None else flagged,
+        scores=dict(prediction.scores),
     )

@@ -334,19 +334,32 @@ def test_a_first_schema_store_whose_version_was_lost_is_upgraded_too(tmp_path: P
     assert [(c.text, c.spot_check) for c in store.all()] == [("the export hangs", False), ("add a dark mode", True)]
 
 
-def test_spot_check_marks_survive_an_export_and_an_import(tmp_path: Path) -> None:
+def test_spot_check_marks_and_scores_survive_the_store_an_export_and_an_import(tmp_path: Path) -> None:
     store = CorrectionsStore(tmp_path / "c.sqlite3")
-    store.add(Correction("the app logs me out", "bug", "complaint", confidence=0.9, spot_check=True, needs_review=True))
+    scores = {"bug": 0.061, "complaint": 0.9, "other": 0.039}
+    store.add(Correction("the app logs me out", "bug", "complaint", confidence=0.9, spot_check=True, needs_review=True, scores=scores))
     store.add(Correction("add a dark mode", "feature_request"))
+    assert [(c.spot_check, c.needs_review, c.scores) for c in store.all()] == [(True, True, scores), (False, None, None)]
     for suffix in ("csv", "jsonl"):
         back = read_corrections(store.export(tmp_path / f"out.{suffix}"))
-        assert [(c.spot_check, c.needs_review) for c in back] == [(True, True), (False, None)], suffix
+        assert [(c.spot_check, c.needs_review, c.scores) for c in back] == [(True, True, scores), (False, None, None)], suffix
 
 
 def test_a_spot_check_mark_that_is_not_yes_or_no_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text("text,final_label,spot_check\nthe app logs me out,bug,maybe\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"in.csv:2: spot_check must be true or false"):
+        read_corrections(path)
+
+
+@pytest.mark.parametrize(("cell", "says"), [
+    ('"{not json"', "scores must be a JSON object"), ('"[0.5, 0.5]"', "scores must be a JSON object"),
+    ('"{""bug"": ""high""}"', "scores must be a JSON object"), ('"{""spam"": 0.5}"', "it had spam"), ('"{""bug"": 1.5}"', "outside 0 to 1"),
+])
+def test_scores_that_are_not_the_labels_scores_are_a_clear_error(tmp_path: Path, cell: str, says: str) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(f"text,final_label,scores\nthe app logs me out,bug,{cell}\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"in.csv:2: .*{says}"):
         read_corrections(path)
 
 

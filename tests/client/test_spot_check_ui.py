@@ -165,6 +165,7 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     key(qtbot, window, table, Qt.Key.Key_Return)
     stored = next(c for c in read_corrections(corrections_db) if c.text == late.row.text)
     assert stored.confidence == served[id(late)].confidence and stored.needs_review == served_flags[id(late)]
+    assert stored.scores == served[id(late)].scores
     exported = controller.export(tmp_path / "out.jsonl")
     qtbot.waitUntil(lambda: (tmp_path / "out.jsonl").exists(), timeout=10000)
     assert exported is not None

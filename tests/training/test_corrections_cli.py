@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from client.core.corrections import Correction, CorrectionsStore, read_corrections
+from client.core.source_temperature import MIN_VERDICTS, calibrate
 from training.cli import main
 
 SECRET = "jane.roe@example.com"
@@ -98,6 +99,24 @@ def test_spot_check_reports_each_source_without_customer_text(store: Corrections
         ("forum.jsonl", 1, 1, "consistent"), ("tweets.csv", 10, 6, "over-confident")]
     assert main(["corrections", "spot-check", "--source", "chat.csv"]) == 0
     assert "no spot-check verdicts from chat.csv" in capsys.readouterr().out
+
+
+def test_spot_check_prints_the_calibration_the_app_would_fit_when_the_verdicts_allow_it(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:
+    sure = {"bug": 0.95, "complaint": 0.05}
+    verdicts = [Correction(f"item {i}", "bug" if i % 2 else "complaint", "bug", confidence=0.95, model_version="3", source="tweets.csv",
+                           spot_check=True, scores=sure) for i in range(MIN_VERDICTS)]  # right half the time at 95%: over-confident
+    old = [Correction(f"old {i}", "bug", "bug", "confirmation", confidence=0.95, model_version="2", source="tweets.csv", spot_check=True)
+           for i in range(MIN_VERDICTS)]  # saved before the scores were kept
+    store.add_many([*verdicts, *old])
+    assert main(["corrections", "spot-check", "--json"]) == 0
+    rows = {r["model_version"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    expected = calibrate([sure] * MIN_VERDICTS, [c.final_label for c in verdicts], ["bug"] * MIN_VERDICTS)
+    assert rows["3"]["temperature"] == round(expected.temperature, 4) and expected.temperature > 1
+    assert rows["3"]["review_threshold"] == round(expected.threshold, 4)
+    assert rows["2"]["temperature"] is None and rows["2"]["review_threshold"] is None
+    assert main(["corrections", "spot-check"]) == 0
+    out = capsys.readouterr().out
+    assert f"Calibrated on these verdicts: temperature {expected.temperature:.2f}" in out and out.count("Calibrated on") == 1
 
 
 def test_purge_applies_retention_to_consumed_corrections_only(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 from client.core.corrections import Correction, CorrectionsStore, Erasure, expired
 from client.core.errors import DataError
-from client.core.spot_check import by_source
+from client.core.source_temperature import SourceCalibration, calibrate
+from client.core.spot_check import by_source, spot_check_groups
 from training import config as cfg
 from training.cli._common import add_command
 
@@ -65,16 +66,21 @@ def check(_args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
 
 def spot_check(args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
     """Each source's spot checks: how often the model was right against what it claimed (no customer text)."""
-    reports = by_source(_store(config).all())
+    corrections = _store(config).all()
+    reports = by_source(corrections)
+    groups = spot_check_groups(corrections)
     if args.source is not None:
         reports = {key: r for key, r in reports.items() if key[0] == args.source}
+    fits = {key: _calibration(groups[key]) for key in reports}
     if args.json:
         for (source, version), r in reports.items():
+            fit = fits[(source, version)]
             print(json.dumps({
                 "source": source, "model_version": version, "checked": r.checked, "right": r.right, "accuracy": round(r.accuracy, 4),
                 "low": round(r.low, 4), "high": round(r.high, 4), "mean_confidence": round(r.mean_confidence, 4),
                 "calibration": r.calibration, "mistakes_flagged": r.mistakes_flagged, "mistakes_flag_known": r.mistakes_flag_known,
                 "flagged": r.flagged, "flag_known": r.flag_known,
+                "temperature": round(fit.temperature, 4) if fit else None, "review_threshold": round(fit.threshold, 4) if fit else None,
             }))
         return 0
     if not reports:
@@ -85,7 +91,22 @@ def spot_check(args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
         print(f"{source}, model v{version}:")
         for sentence in r.sentences():
             print(f"  {sentence}")
+        fit = fits[(source, version)]
+        if fit is not None:
+            print(f"  Calibrated on these verdicts: temperature {fit.temperature:.2f}, a row needs review below {fit.threshold:.2f} "
+                  "(what the app's Calibrate this file would apply).")
     return 0
+
+
+def _calibration(verdicts: list[Correction]) -> SourceCalibration | None:
+    """What the app's "Calibrate this file" would fit on these verdicts; None when it would refuse
+    (too few verdicts or mistakes) or a verdict has no scores (saved before they were kept)."""
+    if any(c.scores is None for c in verdicts):
+        return None
+    try:
+        return calibrate([c.scores or {} for c in verdicts], [c.final_label for c in verdicts], [c.predicted_label or "" for c in verdicts])
+    except ValueError:
+        return None
 
 
 def _ids(rows: list[Correction]) -> str:
