@@ -38,6 +38,10 @@ class CorrectionsService(QObject):
         super().__init__(parent)
         self.path = Path(path)
         self.pool = WorkerPool(1, self)
+        # Read and written on the writer thread only: the verdict that replaced each replaced one.
+        # Two verdicts on one item in quick succession both name the first as the one they replace;
+        # the second must replace what the first saved, or both would stay.
+        self._successor: dict[int, Correction] = {}
 
     def _start(self, worker: Worker, returned: Callable[..., None]) -> Worker:
         return self.pool.start(worker.on(returned=returned, errored=self.failed))
@@ -48,8 +52,12 @@ class CorrectionsService(QObject):
 
     def _save(self, correction: Correction, replaces: Correction | None) -> tuple[Correction, Correction | None, int]:
         store = CorrectionsStore(self.path)
+        while replaces is not None and replaces.id in self._successor:
+            replaces = self._successor[replaces.id]
         removed = replaces if replaces is not None and replaces.id is not None and store.undo(replaces.id) else None
         saved = replace(correction, id=store.add(correction))
+        if replaces is not None and replaces.id is not None:
+            self._successor[replaces.id] = saved
         logger.info("saved %s id=%s label=%s source=%s", saved.kind, saved.id, saved.final_label, saved.source)
         return saved, removed, store.pending_count()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ from drive import classify
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from client.core.labels import LABEL_NAMES
-from client.core.corrections import read_corrections
+from client.core.corrections import Correction, CorrectionsStore, read_corrections
+from client.ui.corrections_service import CorrectionsService
 
 pytestmark = pytest.mark.server
 TEXT = "It would be great if I could export my notes as PDF"
@@ -51,3 +53,15 @@ def test_undo_in_the_corrections_view_removes_it_from_the_store(qtbot, window, c
     assert read_corrections(corrections_db) == []
     qtbot.waitUntil(lambda: view.model.rowCount() == 0 and window.pending.text().startswith("0 correction(s)"))
     assert view.note.text().startswith("Undone: confirmation")
+
+
+def test_two_quick_verdicts_on_one_item_leave_only_the_last_in_the_store(qtbot, corrections_db: Path) -> None:
+    service = CorrectionsService(corrections_db)
+    first = CorrectionsStore(corrections_db).add(Correction("the export hangs", "question", "question", "confirmation"))
+    earlier = replace(CorrectionsStore(corrections_db).all()[0], id=first)
+    # Both name the earlier verdict: the second is given before the first is saved (one writer thread, in order).
+    with qtbot.waitSignals([service.saved, service.saved], timeout=10000):
+        service.save(Correction("the export hangs", "bug", "question"), replaces=earlier)
+        service.save(Correction("the export hangs", "complaint", "question"), replaces=earlier)
+    assert [c.final_label for c in CorrectionsStore(corrections_db).all()] == ["complaint"]
+    service.pool.shutdown()
