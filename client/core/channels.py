@@ -7,6 +7,13 @@ under the channel's name, the same calibration applies to the next files of that
 without another spot check. It belongs to the model version it was fitted on: a retrained
 model scores differently, so a calibration of another version is refused, not applied.
 
+A channel grows with its spot checks: saving a file's spot check under a channel's name that
+already exists (for the same model version) fits the channel again on the spot-check verdicts
+of every file it was fitted on, from the corrections store (``refit``). Each day's file can
+add a small sample, and the channel's temperature comes from all of them; a file's own sample
+need not reach the minimum alone. A channel fitted on another model version starts again from
+this file: a retrained model is right on different items.
+
 A small JSON file (``paths.channels_path()``), written whole to a temporary file, synced and
 renamed, so a crash or a power cut leaves either the old file or the new one. Each save reads
 the file again first, so two windows lose a channel only when they save in the same instant
@@ -20,13 +27,16 @@ import contextlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from client.core.corrections import Correction
 from client.core.errors import DataError
-from client.core.source_temperature import BOUNDS, MIN_VERDICTS, SourceCalibration
+from client.core.source_temperature import BOUNDS, MIN_MISTAKES, MIN_VERDICTS, SourceCalibration, calibrate
 
-FORMAT = 1
+FORMAT = 2  # 2 added ``sources``; a format-1 file is read as channels fitted on files not named
+READABLE_FORMATS = (1, 2)
 MAX_NAME = 80
 
 
@@ -38,6 +48,8 @@ class Channel:
     verdicts: int
     model_version: str
     saved_at: str
+    # The files (their names, as the store's ``source``) whose spot checks the channel is fitted on.
+    sources: tuple[str, ...] = field(default=())
 
     @property
     def calibration(self) -> SourceCalibration:
@@ -65,6 +77,8 @@ def _checked(channel: Channel) -> Channel:
         raise ValueError(f"{channel.name!r}: verdicts must be a whole number of at least {MIN_VERDICTS}, not {channel.verdicts!r}")
     if not (isinstance(channel.model_version, str) and isinstance(channel.saved_at, str) and isinstance(channel.name, str)):
         raise ValueError(f"{channel.name!r}: name, model_version and saved_at must be text")
+    if not (isinstance(channel.sources, (list, tuple)) and all(isinstance(s, str) and s for s in channel.sources)):
+        raise ValueError(f"{channel.name!r}: sources must be a list of file names, not {channel.sources!r}")
     if channel_name(channel.name) != channel.name:
         raise ValueError(f"{channel.name!r} is not a channel name as the app saves it")
     return channel
@@ -76,9 +90,10 @@ def load_channels(path: Path) -> dict[str, Channel]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+        if data.get("format") not in READABLE_FORMATS:
+            raise ValueError(f"format {data.get('format')!r}, expected one of {READABLE_FORMATS}")
         channels = [_checked(Channel(**item)) for item in data["channels"]]
+        channels = [replace(c, sources=tuple(c.sources)) for c in channels]  # JSON has lists
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, DataError) as exc:
         raise DataError(
             f"{path}: the saved channels cannot be read ({exc})",
@@ -120,3 +135,37 @@ def refusal(channel: Channel, model_version: str) -> str | None:
             "a retrained model scores differently. Draw a spot check of this file and save the channel again."
         )
     return None
+
+
+def channel_verdicts(corrections: Iterable[Correction], sources: Iterable[str], model_version: str) -> list[Correction]:
+    """The spot-check verdicts a channel is fitted on: those given on ``sources`` for
+    ``model_version``, with the scores the server sent (older stores kept none), the latest
+    per item of each file (an item drawn in two samples of one file counts once)."""
+    wanted = set(sources)
+    latest: dict[tuple[str, str], Correction] = {}
+    for c in corrections:  # oldest first: a later verdict on the same item wins
+        if c.spot_check and c.scores and c.predicted_label and c.model_version == model_version and c.source in wanted:
+            latest[(c.source, c.text)] = c
+    return list(latest.values())
+
+
+def refit(name: str, existing: Channel | None, source: str, model_version: str, corrections: Sequence[Correction], saved_at: str) -> Channel:
+    """The channel ``name`` fitted on the spot checks of ``source`` and, when ``existing`` was
+    fitted for the same model version, of every file it was fitted on before.
+
+    A clear error when the pooled verdicts are still too few to fit (nothing is saved then).
+    """
+    sources = {source}
+    if existing is not None and existing.model_version == model_version:
+        sources.update(existing.sources)
+    pooled = channel_verdicts(corrections, sources, model_version)
+    mistakes = sum(c.final_label != c.predicted_label for c in pooled)
+    if len(pooled) < MIN_VERDICTS or mistakes < MIN_MISTAKES:
+        files = f"{len(sources)} file{'s' if len(sources) != 1 else ''}"
+        raise DataError(
+            f"{name} has {len(pooled)} spot-check verdicts with {mistakes} mistakes from {files} for model v{model_version}; "
+            f"a channel is fitted on at least {MIN_VERDICTS} verdicts with {MIN_MISTAKES} mistakes",
+            "give more verdicts in this file's spot check (draw a larger sample if it is all judged), then save again",
+        )
+    calibration = calibrate([c.scores or {} for c in pooled], [c.final_label for c in pooled], [c.predicted_label or "" for c in pooled])
+    return Channel(name, calibration.temperature, calibration.threshold, calibration.verdicts, model_version, saved_at, tuple(sorted(sources)))

@@ -16,6 +16,7 @@ import logging
 import secrets
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -30,7 +31,7 @@ from client.ui.signals import emit
 from client.core.stats import Throughput
 from client.core import paths
 from client.core.api import Prediction
-from client.core.channels import Channel, channel_name, refusal, save_channel
+from client.core.channels import Channel, channel_name, load_channels, refit, refusal, save_channel
 from client.core.errors import DataError
 from client.core.source_temperature import MIN_MISTAKES, MIN_VERDICTS, SourceCalibration, apply, calibrate
 from client.core.spot_check import SpotCheckReport, Verdict, draw, summarize
@@ -58,6 +59,8 @@ class BatchController(QObject):
     exported = Signal(object)  # Path
     export_failed = Signal(object)
     spot_checked = Signal(object)  # SpotCheckReport of the current sample, after a draw and after each verdict
+    channel_saved = Signal(object)  # Channel, fitted and saved; the file it was saved from is calibrated by it
+    channel_failed = Signal(object)  # FeedbackError: too few verdicts, or the channels file could not be read or written
     calibrated = Signal(object)  # SourceCalibration now applied to the file's scores
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
@@ -271,18 +274,34 @@ class BatchController(QObject):
         """The model versions that classified this file's rows (as served)."""
         return {self.served(r).model_version for r in self.run.results} if self.run is not None else set()
 
-    def save_channel(self, name: str) -> Channel:
-        """Save this file's calibration under a channel's name, for the next files of that channel."""
-        if self.calibration is None:
-            raise DataError("this file is not calibrated yet", f"give {MIN_VERDICTS} verdicts in a spot check and press Calibrate this file first")
+    def can_save_channel(self) -> bool:
+        return self.run is not None and self.state not in (RUNNING, LOADING) and self.spot_report().checked > 0
+
+    def save_channel(self, name: str) -> None:
+        """Fit the channel ``name`` on this file's spot-check verdicts, together with those of
+        every file it was fitted on before for the same model version (from the store), save
+        it, and calibrate this file by it. The answer comes as ``channel_saved`` or
+        ``channel_failed``; a name or a file that cannot be saved is refused at once."""
+        name = channel_name(name)
+        if self.run is None or not self.can_save_channel():
+            raise DataError("this file has no spot-check verdicts to save", "draw a sample under Spot check and give verdicts, then save")
         versions = self.model_versions()
         if len(versions) != 1:
             raise DataError("this file's rows were classified by several model versions", "classify the file again with one version, then spot-check it")
-        channel = Channel(channel_name(name), self.calibration.temperature, self.calibration.threshold, self.calibration.verdicts,
-                          versions.pop(), now_iso())
-        save_channel(paths.channels_path(), channel)
-        logger.info("calibration saved as a channel (%d verdicts, model v%s)", channel.verdicts, channel.model_version)
-        return channel
+        version, source, run, path = versions.pop(), self.run.source.name, self.run, paths.channels_path()
+
+        def fit_and_save(corrections: list[Correction]) -> Channel:  # on the store's writer thread, after this file's verdicts
+            channel = refit(name, load_channels(path).get(name), source, version, corrections, now_iso())
+            save_channel(path, channel)
+            return channel
+
+        self.services.corrections.after_saves(fit_and_save, lambda channel: self._channel_saved(run, channel), partial(emit, self.channel_failed))
+
+    def _channel_saved(self, run: BatchRun, channel: Channel) -> None:
+        logger.info("channel saved: %d verdicts from %d files, model v%s", channel.verdicts, len(channel.sources), channel.model_version)
+        if run is self.run and self.state not in (RUNNING, LOADING):  # the agent may have opened another file meanwhile
+            self._apply_calibration(channel.calibration, channel.model_version, f"the channel {channel.name}")
+        emit(self.channel_saved, channel)
 
     def use_channel(self, channel: Channel) -> None:
         """Calibrate this file by a channel saved before; refused when another model version classified it."""

@@ -131,7 +131,7 @@ class BatchPanel(QWidget):
         self.channel_name.setPlaceholderText("Channel name, e.g. Complaint tweets")
         self.channel_name.setAccessibleName("Channel name")
         self.save_channel_button = QPushButton("Save as channel")
-        self.save_channel_button.setToolTip("Keep this file's calibration under the channel's name, for the next files of that channel")
+        self.save_channel_button.setToolTip("Fit a channel on this file's spot check and on the earlier files saved under the same name; this file and the channel's next files are calibrated by it")
         self.save_channel_button.clicked.connect(self.save_channel)
         self.channel_box = QComboBox()
         self.channel_box.setAccessibleName("Saved channels")
@@ -194,6 +194,8 @@ class BatchPanel(QWidget):
         controller.export_failed.connect(lambda exc: self.note.setText(f"Export failed: {exc}"))
         controller.spot_checked.connect(self._spot_checked)
         controller.calibrated.connect(self._calibrated)
+        controller.channel_saved.connect(self._channel_saved)
+        controller.channel_failed.connect(self._channel_failed)
         for proxy in (controller.filtered, controller.queue):
             for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
                 signal.connect(self._update_counts)
@@ -256,12 +258,24 @@ class BatchPanel(QWidget):
 
     def save_channel(self) -> None:
         try:
-            channel = self.controller.save_channel(self.channel_name.text())
+            self.controller.save_channel(self.channel_name.text())
         except FeedbackError as exc:
             self.note.setText(str(exc))
             return
+        self.save_channel_button.setEnabled(False)  # until the fit comes back
+        self.note.setText("Fitting the channel on its spot checks...")
+
+    def _channel_saved(self, channel: Channel) -> None:
         self.reload_channels(select=channel.name)
-        self.note.setText(f"Saved as the channel {channel.name}: choose it under Spot check for this channel's next files.")
+        files = f"{len(channel.sources)} file{'s' if len(channel.sources) != 1 else ''}"
+        self.note.setText(
+            f"Saved as the channel {channel.name}: fitted on {channel.verdicts} spot-check verdicts from {files}, and this file is calibrated by it. "
+            "Choose it under Spot check for this channel's next files; save their spot checks under the same name to refine it."
+        )
+
+    def _channel_failed(self, exc: object) -> None:
+        self._state_changed(self.controller.state)
+        self.note.setText(f"The channel was not saved: {exc}")
 
     def use_channel(self) -> None:
         channel = self.channel_box.currentData()
@@ -401,7 +415,7 @@ class BatchPanel(QWidget):
         self.export_button.setEnabled(run is not None and bool(run.results) and state != RUNNING)
         self.spot_button.setEnabled(run is not None and bool(run.results) and state not in (RUNNING, LOADING))
         self.calibrate_button.setEnabled(self.controller.can_calibrate())
-        self.save_channel_button.setEnabled(self.controller.calibration is not None)
+        self.save_channel_button.setEnabled(self.controller.can_save_channel())
         self.use_channel_button.setEnabled(self.channel_box.count() > 0 and run is not None and bool(run.results) and state not in (RUNNING, LOADING))
         if state == RUNNING:
             self.tabs.setCurrentIndex(1)
@@ -417,6 +431,7 @@ class BatchPanel(QWidget):
         drawn = self.controller.spot_model.rowCount()
         run = self.controller.run
         self.calibrate_button.setEnabled(self.controller.can_calibrate())
+        self.save_channel_button.setEnabled(self.controller.can_save_channel())
         if not drawn:
             self.spot_report.setText(SPOT_CHECK_HINT + self._calibration_note())
             return
@@ -439,7 +454,6 @@ class BatchPanel(QWidget):
 
     def _calibrated(self, _calibration: SourceCalibration) -> None:
         self._spot_checked(self.controller.spot_report())
-        self.save_channel_button.setEnabled(True)
         self.note.setText("Scores and review flags of this file are now calibrated (see the Spot check tab); an export writes them so.")
 
     def _update_counts(self) -> None:

@@ -1,4 +1,5 @@
-"""Saved channel calibrations: a round trip through the file, clear errors, and the model-version rule."""
+"""Saved channel calibrations: a round trip through the file, clear errors, the model-version rule,
+and a channel fitted on the spot checks of every file saved under its name."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from client.core.channels import Channel, channel_name, load_channels, refusal, save_channel
+from client.core.channels import Channel, channel_name, channel_verdicts, load_channels, refit, refusal, save_channel
+from client.core.corrections import Correction
 from client.core.errors import DataError
+from client.core.labels import LABELS
+from client.core.source_temperature import calibrate
 
 
 def channel(name: str = "Complaint tweets", version: str = "3", temperature: float = 3.1) -> Channel:
@@ -78,3 +82,83 @@ def test_a_channel_calibrates_only_files_of_its_model_version() -> None:
     assert refusal(channel(version="3"), "3") is None
     reason = refusal(channel(version="3"), "4")
     assert reason is not None and "calibrated for model v3" in reason and "classified by v4" in reason
+
+
+# ------------------------------------------------------------------ a channel fitted on several files' spot checks
+
+def spot_verdict(text: str, source: str, right: bool, version: str = "3", confidence: float = 0.9, spot_check: bool = True) -> Correction:
+    """A spot-check verdict as the app stores it: the served scores, the model's label and the agent's."""
+    others = (1 - confidence) / (len(LABELS) - 1)
+    scores = {label: (confidence if label == "bug" else others) for label in LABELS}
+    final = "bug" if right else "complaint"
+    return Correction(text, final, "bug", "confirmation" if right else "correction", confidence, version,
+                      "2026-11-30T01:00:00+00:00", None, source, spot_check=spot_check, scores=scores)
+
+
+def a_day(source: str, n: int, wrong_every: int, version: str = "3", confidence: float = 0.9) -> list[Correction]:
+    return [spot_verdict(f"{source} item {i}", source, i % wrong_every != 0, version, confidence) for i in range(n)]
+
+
+def fitted(corrections: list[Correction]) -> tuple[float, float, int]:
+    c = calibrate([v.scores or {} for v in corrections], [v.final_label for v in corrections], [v.predicted_label or "" for v in corrections])
+    return c.temperature, c.threshold, c.verdicts
+
+
+def test_only_spot_checks_with_scores_of_the_channels_files_and_version_count_the_latest_per_item() -> None:
+    kept = spot_verdict("the app crashes", "mon.csv", True)
+    changed = spot_verdict("the app crashes", "mon.csv", False)  # the same item judged again later: only this one counts
+    same_text_other_file = spot_verdict("the app crashes", "tue.csv", True)
+    left_out = [
+        spot_verdict("picked by the agent", "mon.csv", True, spot_check=False),
+        Correction("no scores kept (an older store)", "bug", "bug", "confirmation", 0.9, "3", "", None, "mon.csv", spot_check=True),
+        spot_verdict("another model version", "mon.csv", True, version="2"),
+        spot_verdict("another channel's file", "forum.csv", True),
+    ]
+    assert channel_verdicts([kept, *left_out, changed, same_text_other_file], ["mon.csv", "tue.csv"], "3") == [changed, same_text_other_file]
+
+
+def test_a_new_channel_is_fitted_on_its_file_and_grows_with_each_files_spot_check() -> None:
+    monday, tuesday = a_day("mon.csv", 30, 4), a_day("tue.csv", 30, 3)
+    with pytest.raises(DataError, match=r"Tweets has 30 spot-check verdicts with 8 mistakes from 1 file for model v3; .* at least 50") as error:
+        refit("Tweets", None, "mon.csv", "3", monday, "now")  # one small sample alone is too few: nothing to save
+    assert "give more verdicts" in error.value.hint
+
+    first = refit("Tweets", None, "mon.csv", "3", [*monday, *a_day("mon.csv", 60, 4)[30:]], "t1")
+    assert (first.temperature, first.threshold, first.verdicts) == fitted([*monday, *a_day("mon.csv", 60, 4)[30:]])
+    assert first.sources == ("mon.csv",) and first.model_version == "3" and first.saved_at == "t1"
+
+    store = [*monday, *a_day("mon.csv", 60, 4)[30:], *tuesday, *a_day("forum.csv", 80, 2)]
+    second = refit("Tweets", first, "tue.csv", "3", store, "t2")  # Tuesday's 30 verdicts refine Monday's 60
+    assert second.sources == ("mon.csv", "tue.csv") and second.verdicts == 90
+    assert (second.temperature, second.threshold, second.verdicts) == fitted(store[:90])
+    assert second.temperature != first.temperature
+
+
+def test_a_channel_of_another_model_version_starts_again_from_this_file() -> None:
+    old = Channel("Tweets", 2.0, 0.5, 120, "2", "t0", ("mon.csv", "tue.csv"))
+    store = [*a_day("mon.csv", 60, 4, version="2"), *a_day("mon.csv", 60, 4, version="3")[:10], *a_day("wed.csv", 55, 5, version="3")]
+    again = refit("Tweets", old, "wed.csv", "3", store, "t3")
+    assert again.sources == ("wed.csv",) and again.model_version == "3" and again.verdicts == 55
+    assert (again.temperature, again.threshold) == fitted(store[70:])[:2]
+
+
+def test_a_format_1_file_is_read_and_saving_writes_the_sources(tmp_path: Path) -> None:
+    path = tmp_path / "channels.json"
+    old = {"name": "Forums", "temperature": 1.7, "threshold": 0.6, "verdicts": 100, "model_version": "3", "saved_at": "t0"}
+    path.write_text(json.dumps({"format": 1, "channels": [old]}), encoding="utf-8")
+    assert load_channels(path) == {"Forums": Channel("Forums", 1.7, 0.6, 100, "3", "t0", ())}
+    save_channel(path, Channel("Tweets", 3.0, 0.3, 90, "3", "t1", ("mon.csv", "tue.csv")))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["format"] == 2 and data["channels"][1]["sources"] == ["mon.csv", "tue.csv"]
+    assert load_channels(path)["Tweets"].sources == ("mon.csv", "tue.csv")
+
+
+@pytest.mark.parametrize("sources", ["mon.csv", [""], [3], None])
+def test_hand_edited_sources_that_are_not_file_names_are_refused(tmp_path: Path, sources: object) -> None:
+    path = tmp_path / "channels.json"
+    save_channel(path, channel())
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["channels"][0]["sources"] = sources
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataError, match="sources must be a list of file names"):
+        load_channels(path)

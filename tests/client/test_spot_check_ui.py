@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from client.core.corrections import read_corrections
 from client.core.channels import Channel, load_channels, save_channel
 from client.core.labels import LABELS
-from client.core.source_temperature import MIN_VERDICTS, rescale
+from client.core.source_temperature import MIN_VERDICTS, calibrate, rescale
 from client.core.spot_check import by_source
 from client.core.spot_check import draw as spot_draw
 
@@ -175,15 +175,54 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
 
     batch.channel_name.setFocus()  # saved under a channel's name, for the next files of that channel
     qtbot.keyClicks(batch.channel_name, "  Complaint tweets ")
-    qtbot.mouseClick(batch.save_channel_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(controller.channel_saved, timeout=10000):
+        qtbot.mouseClick(batch.save_channel_button, Qt.MouseButton.LeftButton)
     saved = load_channels(channels)["Complaint tweets"]
-    assert (saved.temperature, saved.threshold, saved.verdicts) == (calibration.temperature, calibration.threshold, MIN_VERDICTS)
+    stored = spot_checks(corrections_db)  # the channel is fitted on the store's spot checks: the sample and the late verdict
+    assert len(stored) == saved.verdicts == MIN_VERDICTS + 1 and saved.sources == ("tweets.csv",)
+    assert (saved.temperature, saved.threshold) == fit_on(stored)
     assert saved.model_version == served[id(late)].model_version and batch.channel_box.count() == 1
+    assert controller.calibration == saved.calibration and "fitted on 51 spot-check verdicts from 1 file" in batch.note.text()
 
-    with qtbot.waitSignal(controller.loaded, timeout=20000):  # the next file starts from the model's own scores
-        controller.open(write_csv(tmp_path / "next.csv", 3))
+    open_and_run(qtbot, window, write_csv(tmp_path / "next.csv", 6))  # the next file starts from the model's own scores
     assert controller.calibration is None and controller.spot_model.rowCount() == 0
     assert not batch.calibrate_button.isEnabled() and "Draw a sample" in batch.spot_report.text()
+    assert not batch.save_channel_button.isEnabled()  # no spot-check verdict on this file yet
+    draw(qtbot, window, 6)
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus)
+    for row in range(6):
+        table.go_to(row)
+        key(qtbot, window, table, Qt.Key.Key_Return)
+    assert batch.save_channel_button.isEnabled() and not batch.calibrate_button.isEnabled()  # too few for this file alone
+
+    batch.channel_name.clear()  # a new channel from six verdicts: refused, nothing saved, the file as served
+    qtbot.keyClicks(batch.channel_name, "Forums")
+    with qtbot.waitSignal(controller.channel_failed, timeout=10000):
+        qtbot.mouseClick(batch.save_channel_button, Qt.MouseButton.LeftButton)
+    assert "The channel was not saved: Forums has 6 spot-check verdicts" in batch.note.text()
+    assert list(load_channels(channels)) == ["Complaint tweets"] and controller.calibration is None
+    assert batch.save_channel_button.isEnabled()
+
+    batch.channel_name.clear()  # the same six under the tweets' name: the channel grows by this file
+    qtbot.keyClicks(batch.channel_name, "Complaint tweets")
+    with qtbot.waitSignal(controller.channel_saved, timeout=10000):
+        qtbot.mouseClick(batch.save_channel_button, Qt.MouseButton.LeftButton)
+    grown = load_channels(channels)["Complaint tweets"]
+    assert grown.sources == ("next.csv", "tweets.csv") and grown.verdicts == MIN_VERDICTS + 1 + 6
+    assert (grown.temperature, grown.threshold) == fit_on(spot_checks(corrections_db))
+    assert controller.calibration == grown.calibration and controller.calibration_source == "the channel Complaint tweets"
+    for result in controller.run.results:  # this file is now calibrated by the grown channel
+        assert result.prediction.confidence == pytest.approx(rescale(controller.served(result).scores, grown.temperature)[result.prediction.label])
+
+
+def spot_checks(db: Path) -> list:
+    return [c for c in read_corrections(db) if c.spot_check]
+
+
+def fit_on(verdicts: list) -> tuple[float, float]:
+    fitted = calibrate([c.scores for c in verdicts], [c.final_label for c in verdicts], [c.predicted_label for c in verdicts])
+    return fitted.temperature, fitted.threshold
 
 
 def test_a_saved_channel_calibrates_the_next_file_of_its_model_version_only(qtbot, finished, channels: Path) -> None:
