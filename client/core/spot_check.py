@@ -178,9 +178,11 @@ def spot_check_groups(corrections: Sequence[Correction]) -> dict[tuple[str, str]
     return dict(sorted(groups.items()))
 
 
+def report_of(corrections: Iterable[Correction]) -> SpotCheckReport:
+    """The report of stored spot-check verdicts (each with the model's label and confidence)."""
+    return summarize(Verdict(c.predicted_label or "", c.final_label, c.confidence or 0.0, c.needs_review) for c in corrections)
+
+
 def by_source(corrections: Sequence[Correction]) -> dict[tuple[str, str], SpotCheckReport]:
     """A report per (source, model version) from the store's spot-check verdicts."""
-    return {
-        key: summarize(Verdict(c.predicted_label or "", c.final_label, c.confidence or 0.0, c.needs_review) for c in items)
-        for key, items in spot_check_groups(corrections).items()
-    }
+    return {key: report_of(items) for key, items in spot_check_groups(corrections).items()}

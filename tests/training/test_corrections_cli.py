@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from client.core.channels import Channel, save_channel
 from client.core.corrections import Correction, CorrectionsStore, read_corrections
 from client.core.source_temperature import MIN_VERDICTS, calibrate
 from training.cli import main
@@ -117,6 +118,36 @@ def test_spot_check_prints_the_calibration_the_app_would_fit_when_the_verdicts_a
     assert main(["corrections", "spot-check"]) == 0
     out = capsys.readouterr().out
     assert f"Calibrated on these verdicts: temperature {expected.temperature:.2f}" in out and out.count("Calibrated on") == 1
+
+
+def test_spot_check_of_a_channel_pools_its_files_and_says_what_saving_again_would_fit(
+    store: CorrectionsStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    channels = tmp_path / "channels.json"
+    monkeypatch.setenv("FEEDBACK_CHANNELS", str(channels))
+    sure = {"bug": 0.9, "complaint": 0.1}
+
+    def day(source: str, n: int, version: str = "3") -> list[Correction]:
+        return [Correction(f"{SECRET} {source} {i}", "bug" if i % 3 else "complaint", "bug", confidence=0.9, model_version=version,
+                           source=source, spot_check=True, scores=sure) for i in range(n)]
+
+    pooled = [*day("mon.csv", 40), *day("tue.csv", 30)]
+    store.add_many([*pooled, *day("forum.csv", 60), *day("wed.csv", 20, version="2")])
+    save_channel(channels, Channel("Complaint tweets", 2.5, 0.4, 60, "3", "2026-11-30T01:00:00+00:00", ("mon.csv", "tue.csv", "wed.csv")))
+    assert main(["corrections", "spot-check", "--channel", "Complaint tweets"]) == 0
+    out = capsys.readouterr().out
+    expected = calibrate([sure] * len(pooled), [c.final_label for c in pooled], ["bug"] * len(pooled))
+    assert out.startswith("Complaint tweets, model v3: mon.csv, tue.csv, wed.csv\n") and SECRET not in out
+    assert "Saved 2026-11-30T01:00:00+00:00: temperature 2.50, a row needs review below 0.40, fitted on 60 verdicts." in out
+    assert "46 of 70 right" in out  # the two files' verdicts for v3; Wednesday's were for v2, the forum is another channel
+    assert f"Saved again now, on these 70 verdicts: temperature {expected.temperature:.2f}, review below {expected.threshold:.2f}." in out
+    assert main(["corrections", "spot-check", "--channel", "Complaint tweets", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["checked"], row["right"], row["sources"]) == (70, 46, ["mon.csv", "tue.csv", "wed.csv"])
+    assert row["refit"]["temperature"] == round(expected.temperature, 4) and row["saved"]["verdicts"] == 60
+    assert main(["corrections", "spot-check", "--channel", "Forums"]) == 1
+    err = capsys.readouterr().err
+    assert "no channel named 'Forums'" in err and "(saved: Complaint tweets)" in err
 
 
 def test_purge_applies_retention_to_consumed_corrections_only(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:

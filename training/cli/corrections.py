@@ -13,10 +13,12 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from client.core import paths as user_paths
+from client.core.channels import channel_verdicts, load_channels
 from client.core.corrections import Correction, CorrectionsStore, Erasure, expired
 from client.core.errors import DataError
 from client.core.source_temperature import SourceCalibration, calibrate
-from client.core.spot_check import by_source, spot_check_groups
+from client.core.spot_check import by_source, report_of, spot_check_groups
 from training import config as cfg
 from training.cli._common import add_command
 
@@ -67,6 +69,8 @@ def check(_args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
 def spot_check(args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
     """Each source's spot checks: how often the model was right against what it claimed (no customer text)."""
     corrections = _store(config).all()
+    if args.channel is not None:
+        return _channel_report(args.channel, corrections, args.json)
     reports = by_source(corrections)
     groups = spot_check_groups(corrections)
     if args.source is not None:
@@ -95,6 +99,39 @@ def spot_check(args: argparse.Namespace, config: cfg.CorrectionsConfig) -> int:
         if fit is not None:
             print(f"  Calibrated on these verdicts: temperature {fit.temperature:.2f}, a row needs review below {fit.threshold:.2f} "
                   "(what the app's Calibrate this file would apply).")
+    return 0
+
+
+def _channel_report(name: str, corrections: list[Correction], as_json: bool) -> int:
+    """A saved channel as one source: the spot checks of all its files in the store, what was
+    saved, and what saving it again now would fit (the app's Save as channel)."""
+    path = user_paths.channels_path()
+    channels = load_channels(path)
+    if name not in channels:
+        known = ", ".join(channels) or "none yet"
+        raise DataError(f"no channel named {name!r} in {path} (saved: {known})", "give the name as the app shows it, or set FEEDBACK_CHANNELS")
+    channel = channels[name]
+    pooled = channel_verdicts(corrections, channel.sources, channel.model_version)
+    report, fit = report_of(pooled), _calibration(pooled)
+    if as_json:
+        print(json.dumps({
+            "channel": name, "model_version": channel.model_version, "sources": list(channel.sources), "checked": report.checked,
+            "right": report.right, "accuracy": round(report.accuracy, 4) if report.checked else None, "calibration": report.calibration,
+            "saved": {"temperature": channel.temperature, "review_threshold": channel.threshold, "verdicts": channel.verdicts, "saved_at": channel.saved_at},
+            "refit": {"temperature": round(fit.temperature, 4), "review_threshold": round(fit.threshold, 4), "verdicts": fit.verdicts} if fit else None,
+        }))
+        return 0
+    files = ", ".join(channel.sources) or "files not named (saved before channels kept them)"
+    print(f"{name}, model v{channel.model_version}: {files}")
+    print(f"  Saved {channel.saved_at}: temperature {channel.temperature:.2f}, a row needs review below {channel.threshold:.2f}, "
+          f"fitted on {channel.verdicts} verdicts.")
+    if not pooled:
+        print("  The store holds none of its spot-check verdicts (deleted, purged, or another store).")
+        return 0
+    for sentence in report.sentences():
+        print(f"  {sentence}")
+    if fit is not None:
+        print(f"  Saved again now, on these {fit.verdicts} verdicts: temperature {fit.temperature:.2f}, review below {fit.threshold:.2f}.")
     return 0
 
 
@@ -165,7 +202,8 @@ def register(subparsers: Any) -> None:
     sc = add_command(inner, "spot-check", "How often the model was really right on each source's random spot check, against its mean confidence.",
                      "feedback corrections spot-check --source tweets.csv", spot_check, cfg.CorrectionsConfig)
     sc.add_argument("--source", help="only this source (the file name the app classified)")
-    sc.add_argument("--json", action="store_true", help="print one JSON object per source and model version")
+    sc.add_argument("--channel", help="a channel saved in the app: the spot checks of all its files as one, and what saving it again would fit")
+    sc.add_argument("--json", action="store_true", help="print one JSON object per source and model version (or for the channel)")
     b = add_command(inner, "backup", "Copy the store to a new file through SQLite's online backup API; safe while the app writes.",
                     "feedback corrections backup ~/backups/corrections-2025-06-30.sqlite3", backup, cfg.CorrectionsConfig)
     b.add_argument("out", help="the backup file to create (never overwritten)")
