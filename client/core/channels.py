@@ -138,15 +138,20 @@ def refusal(channel: Channel, model_version: str) -> str | None:
 
 
 def channel_verdicts(corrections: Iterable[Correction], sources: Iterable[str], model_version: str) -> list[Correction]:
-    """The spot-check verdicts a channel is fitted on: those given on ``sources`` for
-    ``model_version``, with the scores the server sent (older stores kept none), the latest
-    per item of each file (an item drawn in two samples of one file counts once)."""
+    """The spot-check verdicts a channel is fitted on: every one given on ``sources`` for
+    ``model_version`` with the scores the server sent (older stores kept none; a hand import
+    may lack the two labels the fit reads), as ``feedback corrections spot-check`` counts them.
+
+    Rows of one file are not matched by text: two customers who wrote "Thanks!" are two
+    draws. A row judged again in a later session is stored again and counts twice, as it does
+    in the store's report; within a session a changed verdict replaces the earlier one.
+    """
     wanted = set(sources)
-    latest: dict[tuple[str, str], Correction] = {}
-    for c in corrections:  # oldest first: a later verdict on the same item wins
-        if c.spot_check and c.scores and c.predicted_label and c.model_version == model_version and c.source in wanted:
-            latest[(c.source, c.text)] = c
-    return list(latest.values())
+    return [
+        c for c in corrections
+        if c.spot_check and c.model_version == model_version and c.source in wanted and c.confidence is not None
+        and c.scores and c.predicted_label in c.scores and c.final_label in c.scores
+    ]
 
 
 def refit(name: str, existing: Channel | None, source: str, model_version: str, corrections: Sequence[Correction], saved_at: str) -> Channel:
@@ -156,14 +161,17 @@ def refit(name: str, existing: Channel | None, source: str, model_version: str, 
     A clear error when the pooled verdicts are still too few to fit (nothing is saved then).
     """
     sources = {source}
-    if existing is not None and existing.model_version == model_version:
+    pooled_before = existing is not None and existing.model_version == model_version
+    if pooled_before:
         sources.update(existing.sources)
     pooled = channel_verdicts(corrections, sources, model_version)
     mistakes = sum(c.final_label != c.predicted_label for c in pooled)
     if len(pooled) < MIN_VERDICTS or mistakes < MIN_MISTAKES:
         files = f"{len(sources)} file{'s' if len(sources) != 1 else ''}"
+        restarted = (f" (its earlier files were for model v{existing.model_version}, so this file starts it again)"
+                     if existing is not None and not pooled_before else "")
         raise DataError(
-            f"{name} has {len(pooled)} spot-check verdicts with {mistakes} mistakes from {files} for model v{model_version}; "
+            f"{name} has {len(pooled)} spot-check verdicts with {mistakes} mistakes from {files} for model v{model_version}{restarted}; "
             f"a channel is fitted on at least {MIN_VERDICTS} verdicts with {MIN_MISTAKES} mistakes",
             "give more verdicts in this file's spot check (draw a larger sample if it is all judged), then save again",
         )

@@ -16,7 +16,6 @@ import logging
 import secrets
 import time
 from collections import Counter
-from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -59,7 +58,7 @@ class BatchController(QObject):
     exported = Signal(object)  # Path
     export_failed = Signal(object)
     spot_checked = Signal(object)  # SpotCheckReport of the current sample, after a draw and after each verdict
-    channel_saved = Signal(object)  # Channel, fitted and saved; the file it was saved from is calibrated by it
+    channel_saved = Signal(object, bool)  # Channel, fitted and saved; whether the file open now was calibrated by it (False: another was opened meanwhile)
     channel_failed = Signal(object)  # FeedbackError: too few verdicts, or the channels file could not be read or written
     calibrated = Signal(object)  # SourceCalibration now applied to the file's scores
 
@@ -83,6 +82,7 @@ class BatchController(QObject):
         self._spot_rank: dict[int, int] = {}  # id(BatchResult) -> position in the draw
         self.spot_population = 0  # classified rows when the sample was drawn
         self.calibration: SourceCalibration | None = None
+        self.channel_pending = False  # Save as channel asked, its fit not back yet
         self.calibration_version: str | None = None  # the model version it was fitted for: other rows stay as served
         self.calibration_source = ""  # where it came from, in words: "this file's spot check" or "the channel X"
         # id(BatchResult) -> the prediction the server sent and the flag it had, kept when a calibration rescales it
@@ -275,7 +275,8 @@ class BatchController(QObject):
         return {self.served(r).model_version for r in self.run.results} if self.run is not None else set()
 
     def can_save_channel(self) -> bool:
-        return self.run is not None and self.state not in (RUNNING, LOADING) and self.spot_report().checked > 0
+        """A verdict in the sample, no run under way and no fit still pending (a second click would race the first)."""
+        return not self.channel_pending and self.run is not None and self.state not in (RUNNING, LOADING) and self.spot_report().checked > 0
 
     def save_channel(self, name: str) -> None:
         """Fit the channel ``name`` on this file's spot-check verdicts, together with those of
@@ -295,13 +296,20 @@ class BatchController(QObject):
             save_channel(path, channel)
             return channel
 
-        self.services.corrections.after_saves(fit_and_save, lambda channel: self._channel_saved(run, channel), partial(emit, self.channel_failed))
+        self.channel_pending = True
+        self.services.corrections.after_saves(fit_and_save, lambda channel: self._channel_saved(run, channel), self._channel_failed)
 
     def _channel_saved(self, run: BatchRun, channel: Channel) -> None:
+        self.channel_pending = False
         logger.info("channel saved: %d verdicts from %d files, model v%s", channel.verdicts, len(channel.sources), channel.model_version)
-        if run is self.run and self.state not in (RUNNING, LOADING):  # the agent may have opened another file meanwhile
+        applied = run is self.run and self.state not in (RUNNING, LOADING)  # the agent may have opened another file meanwhile
+        if applied:
             self._apply_calibration(channel.calibration, channel.model_version, f"the channel {channel.name}")
-        emit(self.channel_saved, channel)
+        emit(self.channel_saved, channel, applied)
+
+    def _channel_failed(self, exc: object) -> None:
+        self.channel_pending = False
+        emit(self.channel_failed, exc)
 
     def use_channel(self, channel: Channel) -> None:
         """Calibrate this file by a channel saved before; refused when another model version classified it."""

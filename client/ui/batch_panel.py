@@ -253,7 +253,7 @@ class BatchPanel(QWidget):
             self.channel_box.addItem(f"{channel.name} (model v{channel.model_version}, {channel.verdicts} verdicts)", channel)
         names = list(channels)
         self.channel_box.setCurrentIndex(names.index(select) if select in names else 0)
-        self._state_changed(self.controller.state)
+        self._update_buttons(self.controller.state)
         return channels
 
     def save_channel(self) -> None:
@@ -265,16 +265,18 @@ class BatchPanel(QWidget):
         self.save_channel_button.setEnabled(False)  # until the fit comes back
         self.note.setText("Fitting the channel on its spot checks...")
 
-    def _channel_saved(self, channel: Channel) -> None:
+    def _channel_saved(self, channel: Channel, applied: bool) -> None:
         self.reload_channels(select=channel.name)
         files = f"{len(channel.sources)} file{'s' if len(channel.sources) != 1 else ''}"
+        now = ("this file is calibrated by it" if applied
+               else "the file open now was not changed (another file was opened meanwhile): choose the channel and press Use channel")
         self.note.setText(
-            f"Saved as the channel {channel.name}: fitted on {channel.verdicts} spot-check verdicts from {files}, and this file is calibrated by it. "
+            f"Saved as the channel {channel.name}: fitted on {channel.verdicts} spot-check verdicts from {files}; {now}. "
             "Choose it under Spot check for this channel's next files; save their spot checks under the same name to refine it."
         )
 
     def _channel_failed(self, exc: object) -> None:
-        self._state_changed(self.controller.state)
+        self.save_channel_button.setEnabled(self.controller.can_save_channel())
         self.note.setText(f"The channel was not saved: {exc}")
 
     def use_channel(self) -> None:
@@ -405,7 +407,7 @@ class BatchPanel(QWidget):
             if run.server_errors:
                 self._fill_errors(run)
 
-    def _state_changed(self, state: str) -> None:
+    def _update_buttons(self, state: str) -> None:
         run = self.controller.run
         ready = run is not None and run.read.text_column is not None and run.total > 0
         self.run_button.setEnabled(ready and run.done == 0 and state not in (RUNNING, LOADING))
@@ -417,6 +419,10 @@ class BatchPanel(QWidget):
         self.calibrate_button.setEnabled(self.controller.can_calibrate())
         self.save_channel_button.setEnabled(self.controller.can_save_channel())
         self.use_channel_button.setEnabled(self.channel_box.count() > 0 and run is not None and bool(run.results) and state not in (RUNNING, LOADING))
+
+    def _state_changed(self, state: str) -> None:
+        run = self.controller.run
+        self._update_buttons(state)
         if state == RUNNING:
             self.tabs.setCurrentIndex(1)
             self.note.setText("")

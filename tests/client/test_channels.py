@@ -3,6 +3,7 @@ and a channel fitted on the spot checks of every file saved under its name."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -104,17 +105,20 @@ def fitted(corrections: list[Correction]) -> tuple[float, float, int]:
     return c.temperature, c.threshold, c.verdicts
 
 
-def test_only_spot_checks_with_scores_of_the_channels_files_and_version_count_the_latest_per_item() -> None:
-    kept = spot_verdict("the app crashes", "mon.csv", True)
-    changed = spot_verdict("the app crashes", "mon.csv", False)  # the same item judged again later: only this one counts
-    same_text_other_file = spot_verdict("the app crashes", "tue.csv", True)
+def test_every_spot_check_with_scores_of_the_channels_files_and_version_counts() -> None:
+    first = spot_verdict("Thanks!", "mon.csv", True)
+    second = spot_verdict("Thanks!", "mon.csv", False)  # another row with the same words, or the same row judged again later
+    same_text_other_file = spot_verdict("Thanks!", "tue.csv", True)
+    scoreless = Correction("no scores kept (an older store)", "bug", "bug", "confirmation", 0.9, "3", "", None, "mon.csv", spot_check=True)
     left_out = [
         spot_verdict("picked by the agent", "mon.csv", True, spot_check=False),
-        Correction("no scores kept (an older store)", "bug", "bug", "confirmation", 0.9, "3", "", None, "mon.csv", spot_check=True),
+        scoreless,
+        dataclasses.replace(first, scores={"bug": 0.9, "other": 0.1}, final_label="complaint"),  # a hand import without the agent's label's score
+        dataclasses.replace(first, confidence=None),
         spot_verdict("another model version", "mon.csv", True, version="2"),
         spot_verdict("another channel's file", "forum.csv", True),
     ]
-    assert channel_verdicts([kept, *left_out, changed, same_text_other_file], ["mon.csv", "tue.csv"], "3") == [changed, same_text_other_file]
+    assert channel_verdicts([first, *left_out, second, same_text_other_file], ["mon.csv", "tue.csv"], "3") == [first, second, same_text_other_file]
 
 
 def test_a_new_channel_is_fitted_on_its_file_and_grows_with_each_files_spot_check() -> None:
@@ -140,6 +144,8 @@ def test_a_channel_of_another_model_version_starts_again_from_this_file() -> Non
     again = refit("Tweets", old, "wed.csv", "3", store, "t3")
     assert again.sources == ("wed.csv",) and again.model_version == "3" and again.verdicts == 55
     assert (again.temperature, again.threshold) == fitted(store[70:])[:2]
+    with pytest.raises(DataError, match=r"from 1 file for model v3 \(its earlier files were for model v2, so this file starts it again\)"):
+        refit("Tweets", old, "thu.csv", "3", store, "t4")
 
 
 def test_a_format_1_file_is_read_and_saving_writes_the_sources(tmp_path: Path) -> None:

@@ -191,29 +191,45 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     draw(qtbot, window, 6)
     table.setFocus()
     qtbot.waitUntil(table.hasFocus)
-    for row in range(6):
+    for row in range(5):
         table.go_to(row)
         key(qtbot, window, table, Qt.Key.Key_Return)
     assert batch.save_channel_button.isEnabled() and not batch.calibrate_button.isEnabled()  # too few for this file alone
 
-    batch.channel_name.clear()  # a new channel from six verdicts: refused, nothing saved, the file as served
+    batch.channel_name.clear()  # a new channel from five verdicts: refused, nothing saved, the file as served
     qtbot.keyClicks(batch.channel_name, "Forums")
     with qtbot.waitSignal(controller.channel_failed, timeout=10000):
         qtbot.mouseClick(batch.save_channel_button, Qt.MouseButton.LeftButton)
-    assert "The channel was not saved: Forums has 6 spot-check verdicts" in batch.note.text()
+    assert "The channel was not saved: Forums has 5 spot-check verdicts" in batch.note.text()
     assert list(load_channels(channels)) == ["Complaint tweets"] and controller.calibration is None
     assert batch.save_channel_button.isEnabled()
 
-    batch.channel_name.clear()  # the same six under the tweets' name: the channel grows by this file
+    batch.channel_name.clear()  # the same file under the tweets' name: the channel grows by this file
     qtbot.keyClicks(batch.channel_name, "Complaint tweets")
-    with qtbot.waitSignal(controller.channel_saved, timeout=10000):
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus)
+    table.go_to(5)
+    enabled_when_saved: list[bool] = []  # the verdict comes back while the fit is pending: Save stays off
+    window.services.corrections.saved.connect(lambda *_: enabled_when_saved.append(batch.save_channel_button.isEnabled()))
+    with qtbot.waitSignal(controller.channel_saved, timeout=10000) as signal:
+        qtbot.keyClick(table, Qt.Key.Key_Return)  # the sixth verdict, and Save at once: the fit waits for it
         qtbot.mouseClick(batch.save_channel_button, Qt.MouseButton.LeftButton)
+    assert signal.args[1] is True and "this file is calibrated by it" in batch.note.text()
+    assert enabled_when_saved == [False] and batch.save_channel_button.isEnabled()  # one fit at a time
     grown = load_channels(channels)["Complaint tweets"]
     assert grown.sources == ("next.csv", "tweets.csv") and grown.verdicts == MIN_VERDICTS + 1 + 6
     assert (grown.temperature, grown.threshold) == fit_on(spot_checks(corrections_db))
     assert controller.calibration == grown.calibration and controller.calibration_source == "the channel Complaint tweets"
     for result in controller.run.results:  # this file is now calibrated by the grown channel
         assert result.prediction.confidence == pytest.approx(rescale(controller.served(result).scores, grown.temperature)[result.prediction.label])
+
+    # Saved, then another file opened before the fit is back: the channel is saved, the new file left as served.
+    with qtbot.waitSignal(controller.channel_saved, timeout=10000) as signal:
+        qtbot.mouseClick(batch.save_channel_button, Qt.MouseButton.LeftButton)
+        controller.open(write_csv(tmp_path / "third.csv", 4))
+    assert signal.args[1] is False and "the file open now was not changed" in batch.note.text()
+    qtbot.waitUntil(lambda: controller.state == "idle" and controller.run.source.name == "third.csv", timeout=20000)
+    assert controller.calibration is None and not controller.channel_pending
 
 
 def spot_checks(db: Path) -> list:

@@ -148,6 +148,23 @@ def test_spot_check_of_a_channel_pools_its_files_and_says_what_saving_again_woul
     assert main(["corrections", "spot-check", "--channel", "Forums"]) == 1
     err = capsys.readouterr().err
     assert "no channel named 'Forums'" in err and "(saved: Complaint tweets)" in err
+    with pytest.raises(SystemExit):  # one or the other
+        main(["corrections", "spot-check", "--channel", "Complaint tweets", "--source", "mon.csv"])
+    capsys.readouterr()
+
+    save_channel(channels, Channel("Forums", 1.7, 0.6, 60, "3", "2026-11-01T00:00:00+00:00"))  # as a format-1 file held it: no files
+    assert main(["corrections", "spot-check", "--channel", "  Forums "]) == 0  # spaced as typed, found as the app saved it
+    out = capsys.readouterr().out
+    assert out.startswith("Forums, model v3: files not named") and "It names no files" in out and "right" not in out
+
+
+def test_spot_check_skips_the_fit_for_scores_without_the_labels_it_reads(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:
+    partial = {"complaint": 0.6, "other": 0.4}  # a hand import: no score for the model's label
+    store.add_many([Correction(f"item {i}", "complaint" if i % 2 else "other", "bug", confidence=0.9, model_version="3",
+                               source="import.csv", spot_check=True, scores=partial) for i in range(MIN_VERDICTS)])
+    assert main(["corrections", "spot-check", "--source", "import.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "0 of 50 right" in out and "Calibrated on" not in out
 
 
 def test_purge_applies_retention_to_consumed_corrections_only(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from client.core import paths as user_paths
-from client.core.channels import channel_verdicts, load_channels
+from client.core.channels import channel_name, channel_verdicts, load_channels
 from client.core.corrections import Correction, CorrectionsStore, Erasure, expired
 from client.core.errors import DataError
 from client.core.source_temperature import SourceCalibration, calibrate
@@ -107,6 +107,7 @@ def _channel_report(name: str, corrections: list[Correction], as_json: bool) -> 
     saved, and what saving it again now would fit (the app's Save as channel)."""
     path = user_paths.channels_path()
     channels = load_channels(path)
+    name = channel_name(name)  # spaced as the app saves it
     if name not in channels:
         known = ", ".join(channels) or "none yet"
         raise DataError(f"no channel named {name!r} in {path} (saved: {known})", "give the name as the app shows it, or set FEEDBACK_CHANNELS")
@@ -125,6 +126,9 @@ def _channel_report(name: str, corrections: list[Correction], as_json: bool) -> 
     print(f"{name}, model v{channel.model_version}: {files}")
     print(f"  Saved {channel.saved_at}: temperature {channel.temperature:.2f}, a row needs review below {channel.threshold:.2f}, "
           f"fitted on {channel.verdicts} verdicts.")
+    if not channel.sources:
+        print("  It names no files (saved before channels kept them): save it again from a file's spot check to see its verdicts here.")
+        return 0
     if not pooled:
         print("  The store holds none of its spot-check verdicts (deleted, purged, or another store).")
         return 0
@@ -138,8 +142,8 @@ def _channel_report(name: str, corrections: list[Correction], as_json: bool) -> 
 def _calibration(verdicts: list[Correction]) -> SourceCalibration | None:
     """What the app's "Calibrate this file" would fit on these verdicts; None when it would refuse
     (too few verdicts or mistakes) or a verdict has no scores (saved before they were kept)."""
-    if any(c.scores is None for c in verdicts):
-        return None
+    if any(c.scores is None or c.final_label not in c.scores or c.predicted_label not in c.scores for c in verdicts):
+        return None  # a hand import may hold scores without the labels the fit reads
     try:
         return calibrate([c.scores or {} for c in verdicts], [c.final_label for c in verdicts], [c.predicted_label or "" for c in verdicts])
     except ValueError:
@@ -201,8 +205,9 @@ def register(subparsers: Any) -> None:
     add_command(inner, "check", "Run SQLite's integrity check on the store (exit 1 on problems).", "feedback corrections check", check, cfg.CorrectionsConfig)
     sc = add_command(inner, "spot-check", "How often the model was really right on each source's random spot check, against its mean confidence.",
                      "feedback corrections spot-check --source tweets.csv", spot_check, cfg.CorrectionsConfig)
-    sc.add_argument("--source", help="only this source (the file name the app classified)")
-    sc.add_argument("--channel", help="a channel saved in the app: the spot checks of all its files as one, and what saving it again would fit")
+    which = sc.add_mutually_exclusive_group()
+    which.add_argument("--source", help="only this source (the file name the app classified)")
+    which.add_argument("--channel", help="a channel saved in the app: the spot checks of all its files as one, and what saving it again would fit")
     sc.add_argument("--json", action="store_true", help="print one JSON object per source and model version (or for the channel)")
     b = add_command(inner, "backup", "Copy the store to a new file through SQLite's online backup API; safe while the app writes.",
                     "feedback corrections backup ~/backups/corrections-2025-06-30.sqlite3", backup, cfg.CorrectionsConfig)
