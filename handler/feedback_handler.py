@@ -651,6 +651,52 @@ def onnx_session(path: Path, threads: int) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+# What the classification head reads, as the model's config.json says (``feedback_pooling``):
+# "cls", BERT's own pooled [CLS] vector (models trained before the setting), or "mean", the
+# attention-masked mean of the last hidden states.
+POOLING_KEY = "feedback_pooling"
+POOLINGS = ("cls", "mean")
+
+
+def use_pooling(model: Any) -> Any:
+    """Make ``model`` read its text as its config says (``POOLING_KEY``); returns it.
+
+    all-MiniLM-L6-v2 was trained as a sentence encoder on the mean of its token vectors; its
+    [CLS] pooler is left over from masked-language pretraining and was never trained for
+    sentence meaning. A head on the mean starts from the encoder's sentence space
+    (docs/MODEL_REPORT.md, "Mean pooling"). The one place that knows how: training, the
+    archive's ONNX export and this handler all load a model and call it. Call it on the model
+    that will run: a copy (``copy.deepcopy``, ``quantize_dynamic``) keeps a forward bound to
+    the original, so call it again on the copy.
+    """
+    import torch
+
+    pooling = getattr(model.config, POOLING_KEY, "cls")
+    if pooling not in POOLINGS:
+        raise RuntimeError(f"the model's config.json has {POOLING_KEY}={pooling!r}, expected one of {', '.join(POOLINGS)}; retrain it with `feedback train`")
+    if pooling == "cls":
+        return model
+    # BERT-family: one linear layer (or its int8 copy) reads the dropout of the pooled vector; not
+    # DistilBERT's extra pre_classifier nor MPNet's dense head, which expect the [CLS] token.
+    if not hasattr(getattr(model, "classifier", None), "out_features") or not hasattr(model, "dropout") or hasattr(model, "pre_classifier"):
+        raise RuntimeError(f"{type(model).__name__}: mean pooling needs a single linear `classifier` after `dropout` (BERT-family); "
+                           "train it with --pooling cls")
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    def forward(input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None, labels: Any = None, **_: Any) -> Any:
+        hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        if attention_mask is None:
+            attention_mask = torch.ones(hidden.shape[:2], device=hidden.device)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        logits = model.classifier(model.dropout(pooled))
+        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    model.forward = forward
+    return model
+
+
 def int8_layers(model: Any) -> set[str]:
     """The names of the ``nn.Linear`` layers the int8 runtime quantises: all but each encoder
     layer's feed-forward output projection (``layer.N.output.dense``, not the attention's).
@@ -723,7 +769,8 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
             self.session = onnx_session(model_dir / ONNX_FILES[runtime], int(self.setup["threads"]))
         else:  # a GPU worker serves an onnx archive with PyTorch in fp32 (the archive keeps the weights)
             model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
-            self.model, self.runtime = apply_runtime(model, runtime, self.device)
+            model, self.runtime = apply_runtime(model, runtime, self.device)
+            self.model = use_pooling(model)  # after quantising: the int8 runtime serves a copy
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         config = AutoConfig.from_pretrained(model_dir)
         self.labels = [config.id2label[i] for i in range(config.num_labels)]

@@ -69,7 +69,7 @@ def encoder_flops(shape: EncoderShape, batch: int, length: int) -> float:
 
     Per layer: Q, K, V and output projections (4 x L x H x H), the feed-forward pair
     (2 x L x H x I), attention scores and their weighted sum (2 x L x L x H); then the
-    pooler (H x H) and the classifier (H x labels) once per text. Embeddings, softmax and
+    pooler (H x H; a model that reads the mean has none, a rounding error) and the classifier (H x labels) once per text. Embeddings, softmax and
     layer norms are left out (a few percent): this counts what the matmul peak bounds.
     """
     h, i = shape.hidden, shape.intermediate

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from handler.feedback_handler import encode_readings, onnx_logits, pool_logits, prepare_text
+from handler.feedback_handler import encode_readings, onnx_logits, pool_logits, prepare_text, use_pooling
 from training.calibration import probabilities
 from training.card import card_reading, read_card, serving_temperature
 from client.core.errors import ModelError
@@ -62,7 +62,7 @@ def load_model(model_dir: str | Path) -> LoadedModel:
             f"{path}: not a trained model folder (no config.json)",
             "train one with `feedback train`, or pass --model with a folder that `feedback train` wrote",
         )
-    model = AutoModelForSequenceClassification.from_pretrained(path)
+    model = use_pooling(AutoModelForSequenceClassification.from_pretrained(path))
     tokenizer = AutoTokenizer.from_pretrained(path)
     labels = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
     if labels != LABELS:

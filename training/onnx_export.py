@@ -54,9 +54,9 @@ def export_onnx(model_dir: Path, target: Path, max_length: int = 128) -> float:
         raise ModelError(f"--runtime onnx needs {' and '.join(missing)}, which is not installed", "install the train extra (pip install '.[train]') or archive with --runtime fp32")
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from handler.feedback_handler import ONNX_INPUTS, ONNX_OUTPUT
+    from handler.feedback_handler import ONNX_INPUTS, ONNX_OUTPUT, use_pooling
 
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
+    model = use_pooling(AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval())
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     sample = tokenizer(list(PARITY_TEXTS[:2]), padding=True, return_tensors="pt")
     with tempfile.TemporaryDirectory(prefix="onnx-trace-", dir=target.parent) as tmp:
@@ -130,12 +130,14 @@ def quantize_onnx(model_dir: Path, source: Path, target: Path, max_length: int =
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from handler.feedback_handler import use_pooling
+
     # Attention: the fused operator's query, key and value projections (one int8 QAttention);
     # DefaultTensorType: shape inference does not type the outputs of ONNX Runtime's fused
     # operators, and they are all fp32.
     quantize_dynamic(str(source), str(target), op_types_to_quantize=["MatMul", "Gemm", "Attention"], weight_type=QuantType.QInt8, per_channel=True,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    model = use_pooling(AutoModelForSequenceClassification.from_pretrained(model_dir).eval())
     difference = parity_difference(model, AutoTokenizer.from_pretrained(model_dir), target, max_length)
     if difference > INT8_TOLERANCE:
         raise ModelError(f"the int8 ONNX graph of {model_dir} answers far from PyTorch (largest logit difference {difference:.2g})",

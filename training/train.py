@@ -33,6 +33,7 @@ from client.core.errors import ModelError
 from training.evaluate import EvalReport, evaluate_predictions
 from training.card import CARD
 from training.inference import model_inputs, predict_logits
+from handler.feedback_handler import POOLING_KEY, use_pooling
 from training.registry import model_dir, next_version
 from client.core.labels import ID2LABEL, LABEL2ID, LABELS
 
@@ -263,6 +264,10 @@ def train(
         base, num_labels=len(LABELS), id2label=dict(ID2LABEL), label2id=dict(LABEL2ID), ignore_mismatched_sizes=True
     )
     classification_head(model)  # fail before training, not after, on an architecture we cannot calibrate
+    if init_from is None:  # a version continued from (the fast retrain) keeps the pooling its head was trained on
+        setattr(model.config, POOLING_KEY, config.pooling)
+    use_pooling(model)
+    logger.info("the head reads %s", "the mean of the token vectors" if getattr(model.config, POOLING_KEY, "cls") == "mean" else "the pooled [CLS] vector")
     frozen = freeze_lower_layers(model, config.freeze_layers)
     if frozen:
         logger.info("embeddings and the lowest %d encoder layers frozen", frozen)
@@ -385,7 +390,7 @@ def train(
         "test_hash": set_hash(parts["test"]),
         "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
         "hyperparameters": {**cfg.to_dict(config), "teacher": teacher_name(config.teacher) if teacher is not None else None, "epochs_run": epochs_run,
-                            "averaged_epochs": averaged_epochs, "probe_first": probed},
+                            "averaged_epochs": averaged_epochs, "probe_first": probed, "pooling": getattr(model.config, POOLING_KEY, "cls")},
         "temperature": temperature,
         "temperature_folded": True,
         "needs_review_threshold": threshold,

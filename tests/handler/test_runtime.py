@@ -23,6 +23,7 @@ QUANTISED = {"int8", "onnx-int8"}
 
 def test_the_config_and_the_handler_know_the_same_runtimes():
     assert cfg.RUNTIMES == fh.RUNTIMES
+    assert cfg.POOLINGS == fh.POOLINGS
 
 
 def test_an_unknown_runtime_is_a_usage_error_and_a_load_error():
