@@ -665,35 +665,46 @@ def use_pooling(model: Any) -> Any:
     [CLS] pooler is left over from masked-language pretraining and was never trained for
     sentence meaning. A head on the mean starts from the encoder's sentence space
     (docs/MODEL_REPORT.md, "Mean pooling"). The one place that knows how: training, the
-    archive's ONNX export and this handler all load a model and call it. Call it on the model
-    that will run: a copy (``copy.deepcopy``, ``quantize_dynamic``) keeps a forward bound to
-    the original, so call it again on the copy.
+    archive's ONNX export and this handler all load a model through it. Plain
+    ``from_pretrained`` (or ``pipeline()``) reads [CLS] and answers wrongly for such a model.
+
+    The model's class becomes a subclass of its own class, under the same name (so
+    ``save_pretrained`` writes the same ``architectures``), whose ``forward`` reads the mean: a
+    copy (``copy.deepcopy``, ``quantize_dynamic``, a ``DataParallel`` replica) keeps it and
+    uses its own layers.
     """
     import torch
 
     pooling = getattr(model.config, POOLING_KEY, "cls")
     if pooling not in POOLINGS:
         raise RuntimeError(f"the model's config.json has {POOLING_KEY}={pooling!r}, expected one of {', '.join(POOLINGS)}; retrain it with `feedback train`")
-    if pooling == "cls":
+    if pooling == "cls" or getattr(type(model), "_reads_mean", False):
         return model
-    # BERT-family: one linear layer (or its int8 copy) reads the dropout of the pooled vector; not
-    # DistilBERT's extra pre_classifier nor MPNet's dense head, which expect the [CLS] token.
-    if not hasattr(getattr(model, "classifier", None), "out_features") or not hasattr(model, "dropout") or hasattr(model, "pre_classifier"):
-        raise RuntimeError(f"{type(model).__name__}: mean pooling needs a single linear `classifier` after `dropout` (BERT-family); "
-                           "train it with --pooling cls")
+    # BERT-family: one linear layer (or its int8 copy) reads the dropout of the pooled vector of
+    # hidden_size; not DistilBERT's extra pre_classifier nor MPNet's dense head, which expect the [CLS] token.
+    classifier = getattr(model, "classifier", None)
+    if (getattr(classifier, "in_features", None) != getattr(model.config, "hidden_size", -1) or not hasattr(model, "dropout")
+            or hasattr(model, "pre_classifier")):
+        raise RuntimeError(f"{type(model).__name__}: mean pooling needs a single linear `classifier` on the hidden states after `dropout` "
+                           "(BERT-family); train it with --pooling cls")
     from transformers.modeling_outputs import SequenceClassifierOutput
 
-    def forward(input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None, labels: Any = None, **_: Any) -> Any:
-        hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+    def forward(self: Any, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None, labels: Any = None) -> Any:
+        # Only what we feed: a model that took **kwargs would tell Trainer it scales the loss
+        # for gradient accumulation itself. The base model still computes its pooler, unused
+        # here (one H x H layer); the ONNX graph drops it.
+        hidden = self.base_model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
         if attention_mask is None:
             attention_mask = torch.ones(hidden.shape[:2], device=hidden.device)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        logits = model.classifier(model.dropout(pooled))
+        logits = self.classifier(self.dropout(pooled))
         loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
-    model.forward = forward
+    cls = type(model)
+    model.__class__ = type(cls.__name__, (cls,), {"forward": forward, "_reads_mean": True, "__module__": cls.__module__,
+                                                   "__doc__": f"{cls.__name__} whose head reads the mean of the token vectors."})
     return model
 
 
@@ -769,8 +780,7 @@ class FeedbackHandler(BaseHandler):  # type: ignore[misc,valid-type]
             self.session = onnx_session(model_dir / ONNX_FILES[runtime], int(self.setup["threads"]))
         else:  # a GPU worker serves an onnx archive with PyTorch in fp32 (the archive keeps the weights)
             model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
-            model, self.runtime = apply_runtime(model, runtime, self.device)
-            self.model = use_pooling(model)  # after quantising: the int8 runtime serves a copy
+            self.model, self.runtime = apply_runtime(use_pooling(model), runtime, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         config = AutoConfig.from_pretrained(model_dir)
         self.labels = [config.id2label[i] for i in range(config.num_labels)]

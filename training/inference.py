@@ -62,7 +62,10 @@ def load_model(model_dir: str | Path) -> LoadedModel:
             f"{path}: not a trained model folder (no config.json)",
             "train one with `feedback train`, or pass --model with a folder that `feedback train` wrote",
         )
-    model = use_pooling(AutoModelForSequenceClassification.from_pretrained(path))
+    try:
+        model = use_pooling(AutoModelForSequenceClassification.from_pretrained(path))
+    except RuntimeError as exc:  # a config.json whose pooling this code cannot read
+        raise ModelError(f"{path}: {exc}", "retrain it with `feedback train`") from None
     tokenizer = AutoTokenizer.from_pretrained(path)
     labels = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
     if labels != LABELS:

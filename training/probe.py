@@ -10,8 +10,8 @@ and held better on shifted data. Our model learned our writing rather than the t
 (issue #10), which is the failure that paper describes.
 
 The probe is scikit-learn's logistic regression on exactly what the head's linear layer
-reads (its input, captured by a hook; for BERT-family models, the default, the pooled
-``[CLS]`` vector), with the encoder in eval mode (no dropout); its coefficients become the
+reads (its input, captured by a hook: the mean of the token vectors by default, the pooled
+``[CLS]`` vector with ``--pooling cls``), with the encoder in eval mode (no dropout); its coefficients become the
 layer's weights. A head with a hidden layer of its own (RoBERTa's dense + tanh) would be
 probed on that layer's random output, so it is refused rather than fitted on noise.
 """

@@ -7,6 +7,7 @@ fit, calibrate on validation, evaluate on test, save the folder with its model c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -107,8 +108,10 @@ def classification_head(model: Any) -> Any:
 
 def fold_temperature(model: Any, temperature: float) -> None:
     """Divide the last linear layer of the classification head by T, so the saved folder
-    gives calibrated probabilities to anyone who loads it (``pipeline()``,
-    ``from_pretrained``) and the handler applies nothing extra; the card still records T."""
+    gives calibrated probabilities to anyone who loads it through ``use_pooling`` (the
+    handler, ``training.inference.load_model``; for a model that reads [CLS], plain
+    ``from_pretrained`` and ``pipeline()`` too) and the handler applies nothing extra; the
+    card still records T."""
     import torch
 
     head = classification_head(model)
@@ -238,6 +241,12 @@ def train(
     select = load_examples(config.dev) if config.dev is not None and config.dev.exists() else parts["validation"]
     select_name = "development set" if select is not parts["validation"] else "validation split"
     base = resolve_base_model(init_from or config.base_model)
+    if config.pooling == "mean" and init_from is None:  # before the output folder exists: a refusal leaves nothing behind
+        from transformers import AutoConfig
+
+        if AutoConfig.from_pretrained(base).model_type != "bert":
+            raise ModelError(f"{config.base_model}: mean pooling is built for BERT-family encoders (one linear classifier on the hidden states), "
+                             f"not {AutoConfig.from_pretrained(base).model_type}", "train it with --pooling cls")
     use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
     teacher = None
     if config.teacher is not None:  # before the output folder exists: a bad teacher leaves nothing behind
@@ -266,8 +275,12 @@ def train(
     classification_head(model)  # fail before training, not after, on an architecture we cannot calibrate
     if init_from is None:  # a version continued from (the fast retrain) keeps the pooling its head was trained on
         setattr(model.config, POOLING_KEY, config.pooling)
-    use_pooling(model)
-    logger.info("the head reads %s", "the mean of the token vectors" if getattr(model.config, POOLING_KEY, "cls") == "mean" else "the pooled [CLS] vector")
+    pooling = getattr(model.config, POOLING_KEY, "cls")
+    try:
+        use_pooling(model)
+    except RuntimeError as exc:
+        raise ModelError(str(exc), "train it with --pooling cls") from None
+    logger.info("the head reads %s", "the mean of the token vectors" if pooling == "mean" else "the pooled [CLS] vector")
     frozen = freeze_lower_layers(model, config.freeze_layers)
     if frozen:
         logger.info("embeddings and the lowest %d encoder layers frozen", frozen)
@@ -390,7 +403,7 @@ def train(
         "test_hash": set_hash(parts["test"]),
         "split_sizes": {"train": len(train_items), "validation": len(parts["validation"]), "test": len(parts["test"])},
         "hyperparameters": {**cfg.to_dict(config), "teacher": teacher_name(config.teacher) if teacher is not None else None, "epochs_run": epochs_run,
-                            "averaged_epochs": averaged_epochs, "probe_first": probed, "pooling": getattr(model.config, POOLING_KEY, "cls")},
+                            "averaged_epochs": averaged_epochs, "probe_first": probed, "pooling": pooling},
         "temperature": temperature,
         "temperature_folded": True,
         "needs_review_threshold": threshold,
@@ -407,7 +420,7 @@ def train(
     import json
 
     (out_dir / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    cfg.save(config, out_dir / "train_config.json")
+    cfg.save(dataclasses.replace(config, pooling=pooling), out_dir / "train_config.json")  # what was trained, not what was asked
     for leftover in out_dir.glob("checkpoint-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     logger.info(

@@ -69,15 +69,40 @@ def test_the_setting_is_saved_with_the_model_and_read_back(tmp_path: Path) -> No
         assert torch.allclose(loaded(input_ids=IDS, attention_mask=MASK).logits, model(input_ids=IDS, attention_mask=MASK).logits, atol=1e-6)
 
 
-def test_the_int8_runtime_serves_its_own_quantised_head() -> None:
+@pytest.mark.parametrize("order", ["quantise, then pool (the handler)", "pool, then quantise (load_model, then the bench)"])
+def test_the_int8_runtime_serves_its_own_quantised_head(order: str) -> None:
     model = small_bert("mean")
-    quantized, used = fh.apply_runtime(model, "int8", torch.device("cpu"))
+    if order.startswith("pool"):
+        model = fh.use_pooling(model)
+    quantized, used = fh.apply_runtime(model, "int8", torch.device("cpu"))  # a deep copy, its linear layers in int8
     served = fh.use_pooling(quantized)
     calls = []
-    served.classifier.register_forward_hook(lambda *_: calls.append(1))
+    served.classifier.register_forward_hook(lambda *_: calls.append("int8"))
+    model.classifier.register_forward_hook(lambda *_: calls.append("fp32"))
     with torch.inference_mode():
         served(input_ids=IDS, attention_mask=MASK)
-    assert used == "int8" and calls == [1] and "quantized" in type(served.classifier).__module__
+    assert used == "int8" and calls == ["int8"] and "quantized" in type(served.classifier).__module__
+
+
+def test_pooling_once_is_enough_and_the_saved_class_name_is_the_models_own(tmp_path: Path) -> None:
+    import json
+
+    model = fh.use_pooling(small_bert("mean"))
+    assert fh.use_pooling(model) is model and type(model).__mro__[1] is transformers.BertForSequenceClassification
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["BertForSequenceClassification"]
+
+
+def test_dropout_applies_to_the_mean_in_training_only() -> None:
+    model = fh.use_pooling(small_bert("mean"))
+    model.config.hidden_dropout_prob = 0.5
+    model.dropout.p = 0.5
+    model.train()
+    first, second = (model(input_ids=IDS, attention_mask=MASK).logits for _ in range(2))
+    assert not torch.allclose(first, second)
+    model.eval()
+    with torch.inference_mode():
+        assert torch.equal(model(input_ids=IDS, attention_mask=MASK).logits, model(input_ids=IDS, attention_mask=MASK).logits)
 
 
 def test_an_unknown_pooling_or_a_head_it_cannot_read_is_a_clear_load_error() -> None:
@@ -85,5 +110,5 @@ def test_an_unknown_pooling_or_a_head_it_cannot_read_is_a_clear_load_error() -> 
         fh.use_pooling(small_bert("max"))
     config = transformers.DistilBertConfig(vocab_size=120, dim=32, n_layers=1, n_heads=2, hidden_dim=64, num_labels=8)
     setattr(config, fh.POOLING_KEY, "mean")
-    with pytest.raises(RuntimeError, match="mean pooling needs a single linear `classifier` after `dropout`.*--pooling cls"):
+    with pytest.raises(RuntimeError, match="mean pooling needs a single linear `classifier` on the hidden states after `dropout`.*--pooling cls"):
         fh.use_pooling(transformers.DistilBertForSequenceClassification(config))

@@ -64,7 +64,7 @@ def test_only_training_steps_see_masked_text(tiny_model, tmp_path):
     trained, predicted = seen
     assert (trained == tokenizer.mask_token_id).any()
     assert torch.equal(predicted, whole)
-    assert torch.equal(trained[:, 0], whole[:, 0])  # the [CLS] the head reads is never masked
+    assert torch.equal(trained[:, 0], whole[:, 0])  # [CLS] is never masked (the head reads it with --pooling cls)
 
 
 def test_a_share_outside_what_is_useful_is_refused_before_training():

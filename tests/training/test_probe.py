@@ -95,13 +95,20 @@ def test_training_with_probe_first_fits_the_head_before_fine_tuning_and_the_card
 
 @pytest.mark.slow
 def test_a_model_continued_from_a_trained_version_keeps_its_trained_head(tmp_path, caplog, tiny_model):
-    """The fast retrain continues from the current version: probing would throw its head away."""
+    """The fast retrain continues from the current version: probing would throw its head away,
+    and reading [CLS] would feed its head what it was never trained on."""
+    import json
+
+    from handler.feedback_handler import POOLING_KEY
     from training.config import TrainConfig
     from training.train import train
 
     settings = {"epochs": 1, "max_length": 32, "max_train_items": 64, "seed": 7, "teacher": None, "window_step": 0.0, "average_epochs": False}
     with caplog.at_level(logging.INFO, logger="training.train"):
-        result = train(TrainConfig(out=tmp_path / "continued", probe_first=True, **settings), init_from=str(tiny_model.out_dir))
+        result = train(TrainConfig(out=tmp_path / "continued", probe_first=True, pooling="cls", **settings), init_from=str(tiny_model.out_dir))
     assert not any("linear probe" in record.getMessage() for record in caplog.records)
     assert any("training v" in record.getMessage() for record in caplog.records)  # the log was captured at all
     assert result.card["hyperparameters"]["probe_first"] is False  # the card says what was done, not what was asked
+    assert any("the head reads the mean of the token vectors" in record.getMessage() for record in caplog.records)
+    assert result.card["hyperparameters"]["pooling"] == "mean" == json.loads((result.out_dir / "config.json").read_text())[POOLING_KEY]
+    assert json.loads((result.out_dir / "train_config.json").read_text())["pooling"] == "mean"

@@ -22,21 +22,26 @@ def test_saved_model_loads_with_from_pretrained_and_has_contract_labels(tiny_mod
 
 
 def test_the_saved_folder_alone_gives_the_calibrated_probabilities(tiny_model):
-    """The temperature is folded into the classifier: plain from_pretrained + softmax equals
-    what evaluation (and the handler) report; the card still records the fitted T."""
+    """The temperature is folded into the classifier: from_pretrained, the pooling its
+    config.json names (the handler's ``use_pooling``) and softmax equal what evaluation (and
+    the handler) report; the card still records the fitted T and the pooling."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from handler.feedback_handler import POOLING_KEY, use_pooling
     from training.inference import load_model, predict_proba
 
     texts = ["The app crashes when I upload a photo", "Please add a dark mode", "Thanks, great support!"]
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model.out_dir).eval()
+    model = use_pooling(AutoModelForSequenceClassification.from_pretrained(tiny_model.out_dir).eval())
     enc = AutoTokenizer.from_pretrained(tiny_model.out_dir)(texts, padding=True, return_tensors="pt")
     with torch.inference_mode():
         plain = torch.softmax(model(**enc).logits, dim=-1).numpy()
     assert plain == pytest.approx(predict_proba(load_model(tiny_model.out_dir), texts), abs=1e-5)
     card = json.loads((tiny_model.out_dir / "model_card.json").read_text())
     assert card["temperature_folded"] is True and card["temperature"] != 1.0
+    # The default reads the mean of the token vectors, and says so where every loader looks.
+    assert getattr(model.config, POOLING_KEY) == "mean" == card["hyperparameters"]["pooling"]
+    assert json.loads((tiny_model.out_dir / "train_config.json").read_text())["pooling"] == "mean"
 
 
 def test_model_card_records_what_a_reviewer_needs(tiny_model):
