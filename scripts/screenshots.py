@@ -6,8 +6,8 @@
 
 The app runs with a temporary settings file, corrections store and log, so the screenshots
 never touch the user's. Writes single.png, explanation.png, batch_results.png,
-review_queue.png, keyboard.png, batch_summary.png, batch_errors.png, dashboard.png, drift.png
-and server_down.png into docs/screenshots/.
+review_queue.png, keyboard.png, batch_summary.png, spot_check.png, batch_errors.png, dashboard.png,
+drift.png and server_down.png into docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def shoot(out: Path, work: Path, inference: str, management: str, key_file: Path
     window.shortcuts_sheet.close()
     window.batch.tabs.setCurrentWidget(window.batch.summary)
     save(window, out, "batch_summary.png")
+    shoot_spot_check(window, out)
 
     window.batch_controller.export(work / "support_export-classified.csv")  # nothing unsaved: no close prompt
     wait_for(window.batch_controller.exported)
@@ -188,6 +189,26 @@ def shoot(out: Path, work: Path, inference: str, management: str, key_file: Path
     settle()  # let Qt delete both windows before Python finalizes (PySide6 may crash otherwise)
 
 
+def shoot_spot_check(window, out: Path) -> None:  # noqa: ANN001
+    """The Spot check tab: the whole sample file drawn, 24 verdicts given. The verdicts are the
+    script's, for the picture (the model's label kept, every fourth one changed), not a
+    measurement: the figures in the report are whatever they make."""
+    controller = window.batch_controller
+    window.batch.spot_size.setValue(controller.model.rowCount())
+    window.batch.draw_spot_check()
+    wait_for(controller.spot_checked)
+    table = window.batch.spot_table
+    for row in range(24):
+        result = table.proxy.result(row)
+        label = result.prediction.label if row % 4 else next(l for l in ("question", "complaint") if l != result.prediction.label)
+        controller.save_verdict(result, label)
+        wait_for(window.services.corrections.saved)
+    window.batch.channel_name.setText("Support inbox")
+    table.go_to(24)
+    settle()
+    save(window, out, "spot_check.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inference", help="inference URL (default: the local instance's, else http://127.0.0.1:8080)")
@@ -208,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="feedback-screenshots-") as tmp:
         work = Path(tmp)
         os.environ["FEEDBACK_TRAFFIC_DB"] = str(work / "traffic.sqlite3")  # the drift history starts empty, not the user's
+        os.environ["FEEDBACK_CHANNELS"] = str(work / "channels.json")  # no saved channels, and never the user's
         (work / "down").mkdir()
         if args.start_server:
             with temporary_server(args.model_store, args.port_base, work) as instance:
