@@ -244,9 +244,10 @@ def train(
     if config.pooling == "mean" and init_from is None:  # before the output folder exists: a refusal leaves nothing behind
         from transformers import AutoConfig
 
-        if AutoConfig.from_pretrained(base).model_type != "bert":
+        model_type = AutoConfig.from_pretrained(base).model_type
+        if model_type != "bert":
             raise ModelError(f"{config.base_model}: mean pooling is built for BERT-family encoders (one linear classifier on the hidden states), "
-                             f"not {AutoConfig.from_pretrained(base).model_type}", "train it with --pooling cls")
+                             f"not {model_type}", "train it with --pooling cls")
     use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
     teacher = None
     if config.teacher is not None:  # before the output folder exists: a bad teacher leaves nothing behind

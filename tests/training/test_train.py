@@ -114,6 +114,21 @@ def test_unknown_base_model_fails_fast_with_a_hint(tmp_path, monkeypatch):
         resolve_base_model(str(tmp_path / "empty"))
 
 
+def test_mean_pooling_on_an_encoder_it_cannot_read_is_refused_before_anything_is_written(tmp_path):
+    """MPNet's head reads its first token through a dense layer of its own: --pooling cls."""
+    from transformers import MPNetConfig
+
+    from client.core.errors import ModelError
+    from training.config import TrainConfig
+    from training.train import train
+
+    MPNetConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64).save_pretrained(tmp_path / "mpnet")
+    out = tmp_path / "models" / "v1"
+    with pytest.raises(ModelError, match="mean pooling is built for BERT-family encoders.*not mpnet") as info:
+        train(TrainConfig(base_model=str(tmp_path / "mpnet"), out=out, teacher=None, max_train_items=16, threads=1))
+    assert info.value.hint == "train it with --pooling cls" and not out.exists() and not out.parent.exists()
+
+
 def test_default_base_model_resolves_offline_to_the_packaged_weights():
     from pathlib import Path
 
