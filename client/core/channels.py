@@ -15,10 +15,12 @@ need not reach the minimum alone. A channel fitted on another model version star
 this file: a retrained model is right on different items.
 
 A small JSON file (``paths.channels_path()``), written whole to a temporary file, synced and
-renamed, so a crash or a power cut leaves either the old file or the new one. Each save reads
-the file again first, so two windows lose a channel only when they save in the same instant
-(the later rename wins); no lock, since saving is a rare click. A file that cannot be read is an error
-that names it; nothing overwrites it.
+renamed, so a crash or a power cut leaves either the old file or the new one. Every save reads
+the file again and writes it under an OS file lock beside it (``filelock``), and ``grow_channel``
+holds that lock from reading the channel to writing it back: two windows (or an app and a
+script) saving the same channel at once both land, the later one fitted on the earlier one's
+files too, instead of the later rename dropping the earlier file from the channel. A file that
+cannot be read is an error that names it; nothing overwrites it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +40,7 @@ from client.core.source_temperature import BOUNDS, MIN_MISTAKES, MIN_VERDICTS, S
 FORMAT = 2  # 2 added ``sources``; a format-1 file is read as channels fitted on files not named
 READABLE_FORMATS = (1, 2)
 MAX_NAME = 80
+LOCK_WAIT = 30.0  # seconds: a save is a read, a fit on at most thousands of verdicts and a small write
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,32 @@ def load_channels(path: Path) -> dict[str, Channel]:
     return {c.name: c for c in channels}
 
 
-def save_channel(path: Path, channel: Channel) -> dict[str, Channel]:
-    """Add ``channel`` (replacing one of the same name) and write the file; the channels now saved."""
-    channels = load_channels(path)
-    channels[channel.name] = channel
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The channels file's lock (``<file>.lock`` beside it), so a read-fit-write is not
+    interleaved with another process's. Imported here, not at the top: reading channels
+    (``feedback corrections spot-check --channel``) works on a base install without it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=LOCK_WAIT)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout:
+        raise DataError(f"{path}: another window or process has been saving channels for {LOCK_WAIT:.0f} s",
+                        "save again in a moment; if it keeps failing, close the other windows of the app") from None
+    except OSError as exc:
+        raise DataError(f"{path}: the channels file cannot be locked ({exc.strerror or exc})", f"make '{path.parent}' writable and save again") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write(path: Path, channels: dict[str, Channel]) -> None:
     text = json.dumps({"format": FORMAT, "channels": [asdict(c) for c in sorted(channels.values(), key=lambda c: c.name.casefold())]}, indent=1)
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "w", encoding="utf-8") as out:
             out.write(text + "\n")
             out.flush()
@@ -124,7 +145,28 @@ def save_channel(path: Path, channel: Channel) -> dict[str, Channel]:
         with contextlib.suppress(OSError):  # the partial file, if it got written; never more
             partial.unlink(missing_ok=True)
         raise DataError(f"{path}: the channel could not be saved ({exc.strerror or exc})", f"make '{path.parent}' writable and save again") from None
+
+
+def save_channel(path: Path, channel: Channel) -> dict[str, Channel]:
+    """Add ``channel`` (replacing one of the same name) and write the file; the channels now saved."""
+    with _locked(path):
+        channels = load_channels(path)
+        channels[channel.name] = channel
+        _write(path, channels)
     return channels
+
+
+def grow_channel(path: Path, name: str, source: str, model_version: str, corrections: Callable[[], Sequence[Correction]], saved_at: str) -> Channel:
+    """Fit the channel ``name`` again with the spot check of ``source`` (``refit``) and save it,
+    holding the file's lock from reading the channel to writing it: the files another window
+    added meanwhile stay in the channel. ``corrections`` reads the store inside the lock, so the
+    fit sees the other window's verdicts too."""
+    with _locked(path):
+        channels = load_channels(path)
+        channel = refit(name, channels.get(name), source, model_version, corrections(), saved_at)
+        channels[name] = channel
+        _write(path, channels)
+    return channel
 
 
 def refusal(channel: Channel, model_version: str) -> str | None:

@@ -16,6 +16,7 @@ import logging
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -30,7 +31,7 @@ from client.ui.signals import emit
 from client.core.stats import Throughput
 from client.core import paths
 from client.core.api import Prediction
-from client.core.channels import Channel, channel_name, load_channels, refit, refusal, save_channel
+from client.core.channels import Channel, channel_name, grow_channel, refusal
 from client.core.errors import DataError
 from client.core.source_temperature import MIN_MISTAKES, MIN_VERDICTS, SourceCalibration, apply, calibrate
 from client.core.spot_check import SpotCheckReport, Verdict, draw, summarize
@@ -291,10 +292,8 @@ class BatchController(QObject):
             raise DataError("this file's rows were classified by several model versions", "classify the file again with one version, then spot-check it")
         version, source, run, path = versions.pop(), self.run.source.name, self.run, paths.channels_path()
 
-        def fit_and_save(corrections: list[Correction]) -> Channel:  # on the store's writer thread, after this file's verdicts
-            channel = refit(name, load_channels(path).get(name), source, version, corrections, now_iso())
-            save_channel(path, channel)
-            return channel
+        def fit_and_save(corrections: Callable[[], list[Correction]]) -> Channel:  # on the store's writer thread, after this file's verdicts
+            return grow_channel(path, name, source, version, corrections, now_iso())
 
         self.channel_pending = True
         self.services.corrections.after_saves(fit_and_save, lambda channel: self._channel_saved(run, channel), self._channel_failed)

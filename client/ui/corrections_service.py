@@ -83,11 +83,13 @@ class CorrectionsService(QObject):
         emit(self.undone, out[0])
         emit(self.pending_changed, out[1])
 
-    def after_saves(self, fn: Callable[[list[Correction]], object], returned: Callable[[object], None], errored: Callable[[object], None]) -> Worker:
-        """Run ``fn`` on every stored correction on the writer thread, so it sees each verdict
-        saved before it was asked (a channel fitted right after the last verdict of a sample
-        must count that verdict); its result or error comes back to ``returned`` or ``errored``."""
-        return self.pool.start(Worker(lambda: fn(CorrectionsStore(self.path).all())).on(returned=returned, errored=errored))
+    def after_saves(self, fn: Callable[[Callable[[], list[Correction]]], object], returned: Callable[[object], None], errored: Callable[[object], None]) -> Worker:
+        """Run ``fn`` on the writer thread, after each verdict saved before it was asked (a
+        channel fitted right after the last verdict of a sample must count that verdict), with
+        a reader of every stored correction that it calls when it is ready to read (a channel
+        reads under its file's lock); its result or error comes back to ``returned`` or
+        ``errored``."""
+        return self.pool.start(Worker(lambda: fn(CorrectionsStore(self.path).all)).on(returned=returned, errored=errored))
 
     def refresh(self) -> Worker:
         return self._start(Worker(self._list), self._listed)

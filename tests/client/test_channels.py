@@ -6,11 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
-from client.core.channels import Channel, channel_name, channel_verdicts, load_channels, refit, refusal, save_channel
+from client.core import channels as channels_module
+from client.core.channels import Channel, channel_name, channel_verdicts, grow_channel, load_channels, refit, refusal, save_channel
 from client.core.corrections import Correction
 from client.core.errors import DataError
 from client.core.labels import LABELS
@@ -168,3 +171,62 @@ def test_hand_edited_sources_that_are_not_file_names_are_refused(tmp_path: Path,
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(DataError, match="sources must be a list of file names"):
         load_channels(path)
+
+
+# ------------------------------------------------------------------ two windows saving one channel at once
+
+def test_two_saves_of_one_channel_at_once_both_land(tmp_path: Path) -> None:
+    """Window A holds the channel from reading it to writing it back; window B, saving another
+    file under the same name meanwhile, waits and then fits on A's file too. Before the lock,
+    B read the channel before A wrote it and its later rename dropped A's file from the channel."""
+    path = tmp_path / "channels.json"
+    store = [*a_day("mon.csv", 60, 4), *a_day("tue.csv", 60, 3), *a_day("wed.csv", 60, 5)]
+    save_channel(path, refit("Tweets", None, "mon.csv", "3", store, "t1"))
+    a_is_reading, b_may_go = threading.Event(), threading.Event()
+    saved: dict[str, Channel] = {}
+
+    def a_reads() -> list[Correction]:  # window A is inside the lock, reading the store
+        a_is_reading.set()
+        assert b_may_go.wait(10)
+        return store
+
+    def save(window: str, source: str, read) -> None:  # noqa: ANN001
+        saved[window] = grow_channel(path, "Tweets", source, "3", read, "t2")
+
+    a = threading.Thread(target=save, args=("A", "tue.csv", a_reads))
+    a.start()
+    assert a_is_reading.wait(10)
+    b = threading.Thread(target=save, args=("B", "wed.csv", lambda: store))
+    b.start()
+    b.join(0.5)
+    assert b.is_alive() and "B" not in saved  # B waits for A's write
+    b_may_go.set()
+    a.join(10)
+    b.join(10)
+    assert saved["A"].sources == ("mon.csv", "tue.csv")
+    assert saved["B"].sources == ("mon.csv", "tue.csv", "wed.csv") and saved["B"].verdicts == 180
+    assert load_channels(path) == {"Tweets": saved["B"]}
+
+
+def test_a_save_that_cannot_get_the_lock_says_so_and_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "channels.json"
+    save_channel(path, channel("forums"))
+    before = path.read_bytes()
+    monkeypatch.setattr(channels_module, "LOCK_WAIT", 0.2)
+    store = a_day("mon.csv", 60, 4)
+    with FileLock(str(path) + ".lock"):  # another process (here another lock object, its own file handle) is saving
+        for attempt in (lambda: save_channel(path, channel()), lambda: grow_channel(path, "Tweets", "mon.csv", "3", lambda: store, "t")):
+            with pytest.raises(DataError, match="another window or process has been saving channels") as error:
+                attempt()
+            assert "save again in a moment" in error.value.hint
+    assert path.read_bytes() == before
+    assert grow_channel(path, "Tweets", "mon.csv", "3", lambda: store, "t").sources == ("mon.csv",)  # once it is free
+
+
+def test_a_channel_that_cannot_be_fitted_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "channels.json"
+    save_channel(path, channel("forums"))
+    before = path.read_bytes()
+    with pytest.raises(DataError, match="at least 50"):
+        grow_channel(path, "Tweets", "mon.csv", "3", lambda: a_day("mon.csv", 30, 4), "t")
+    assert path.read_bytes() == before

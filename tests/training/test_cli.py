@@ -88,7 +88,7 @@ def test_classify_runs_on_an_install_without_torch_numpy_or_qt():
 
     code = (
         "import sys\n"
-        "for name in ('torch', 'numpy', 'transformers', 'sklearn', 'PySide6', 'yaml'): sys.modules[name] = None\n"
+        "for name in ('torch', 'numpy', 'transformers', 'sklearn', 'PySide6', 'yaml', 'filelock'): sys.modules[name] = None\n"
         "from training.cli import main\n"
         "sys.exit(main(['classify', 'The app crashes', '--url', 'http://127.0.0.1:9', '--timeout', '2']))\n"
     )
