@@ -28,7 +28,7 @@ from client.ui.results_model import CONFIDENCE, ResultsFilter, ResultsTableModel
 from client.ui.review_order import ReviewOrder
 from client.ui.services import Services
 from client.ui.signals import emit
-from client.core.stats import Throughput
+from client.core.stats import SessionStats, Throughput
 from client.core import paths
 from client.core.api import Prediction
 from client.core.channels import Channel, channel_name, grow_channel, refusal
@@ -250,6 +250,20 @@ class BatchController(QObject):
             for r in self.spot_model.results()
             if r.verdict is not None
         )
+
+    def summary_stats(self) -> SessionStats:
+        """This file's figures as its table shows them: the calibrated scores and flags once a
+        spot check or a channel calibrated it (an agent comparing the Summary with the rows must
+        not see two different files), else as served. The dashboard and the traffic history
+        keep counting what the model sent."""
+        if self.run is None:
+            return SessionStats()
+        if self.calibration is None:
+            return self.run.stats
+        stats = SessionStats()
+        for result in self.run.results:
+            stats.add_prediction(result.prediction, result.flagged)
+        return stats
 
     def can_calibrate(self) -> bool:
         report = self.spot_report()

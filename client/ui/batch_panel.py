@@ -403,7 +403,7 @@ class BatchPanel(QWidget):
         self.progress.setValue(done)
         self.rate.setText(f"{rate:,.0f} items/s · {format_duration(left)} left")  # type: ignore[arg-type]
         if run is not None:
-            self.summary.show_stats(run.stats, len(run.errors()))
+            self._show_summary()
             if run.server_errors:
                 self._fill_errors(run)
 
@@ -458,8 +458,14 @@ class BatchPanel(QWidget):
             "Spot-check figures are the model's scores as it sent them."
         )
 
+    def _show_summary(self) -> None:
+        run, controller = self.controller.run, self.controller
+        if run is not None:
+            self.summary.show_stats(controller.summary_stats(), len(run.errors()), controller.calibration_source if controller.calibration else "")
+
     def _calibrated(self, _calibration: SourceCalibration) -> None:
         self._spot_checked(self.controller.spot_report())
+        self._show_summary()
         self.note.setText("Scores and review flags of this file are now calibrated (see the Spot check tab); an export writes them so.")
 
     def _update_counts(self) -> None:

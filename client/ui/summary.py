@@ -8,14 +8,17 @@ from client.ui.charts import BarChart, HistogramChart, label_bars
 from client.core.stats import SessionStats
 
 
-def stats_text(stats: SessionStats, skipped: int | None = None) -> str:
-    """One line of totals: classified, mean confidence, share needing review (and skipped rows)."""
+def stats_text(stats: SessionStats, skipped: int | None = None, calibrated_by: str = "") -> str:
+    """One line of totals: classified, mean confidence, share needing review (and skipped rows,
+    and what calibrated the scores, when something did)."""
     if not stats.classified:
         parts = ["nothing classified yet"]
     else:
         parts = [f"{stats.classified:,} classified", f"mean confidence {stats.mean_confidence:.2f}", f"{stats.review_share:.0%} need review"]
     if skipped is not None:
         parts.append(f"{skipped:,} rows skipped")
+    if calibrated_by:
+        parts.append(f"scores calibrated by {calibrated_by}")
     return "  ·  ".join(parts)
 
 
@@ -40,7 +43,7 @@ class StatsCharts(QWidget):
         layout.addStretch(1)
         self.show_stats(SessionStats())
 
-    def show_stats(self, stats: SessionStats, skipped: int | None = None) -> None:
-        self.totals.setText(stats_text(stats, skipped))
+    def show_stats(self, stats: SessionStats, skipped: int | None = None, calibrated_by: str = "") -> None:
+        self.totals.setText(stats_text(stats, skipped, calibrated_by))
         self.labels.set_bars(label_bars(stats.distribution(), "d"))
         self.histogram.set_counts(stats.confidence_bins)

@@ -16,6 +16,7 @@ from client.core.channels import Channel, load_channels, save_channel
 from client.core.labels import LABELS
 from client.core.source_temperature import MIN_VERDICTS, calibrate, rescale
 from client.core.spot_check import by_source
+from client.core.stats import CONFIDENCE_BINS, bin_index
 from client.core.spot_check import draw as spot_draw
 
 pytestmark = pytest.mark.server
@@ -153,6 +154,14 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     queue = {id(controller.queue.result(i)) for i in range(controller.queue.rowCount())}
     assert queue == {id(r) for r in controller.run.results if r.flagged and r.verdict is None}
     assert controller.spot_report() == before  # the report speaks of the scores as served
+    results = controller.run.results  # the Summary tab speaks of the file as its rows show it now
+    totals = batch.summary.totals.text()
+    assert f"mean confidence {sum(r.prediction.confidence for r in results) / len(results):.2f}" in totals
+    assert f"{sum(r.flagged for r in results) / len(results):.0%} need review" in totals and "scores calibrated by this file's spot check" in totals
+    bins = [0] * CONFIDENCE_BINS
+    for r in results:
+        bins[bin_index(r.prediction.confidence, CONFIDENCE_BINS)] += 1
+    assert batch.summary.histogram.counts() == bins and sum(bar.value for bar in batch.summary.labels.bars()) == len(results)
     assert f"temperature {calibration.temperature:.2f}" in batch.spot_report.text()
 
     table.setFocus()  # the click left it on the button
@@ -188,6 +197,7 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     assert controller.calibration is None and controller.spot_model.rowCount() == 0
     assert not batch.calibrate_button.isEnabled() and "Draw a sample" in batch.spot_report.text()
     assert not batch.save_channel_button.isEnabled()  # no spot-check verdict on this file yet
+    assert "calibrated" not in batch.summary.totals.text()
     draw(qtbot, window, 6)
     table.setFocus()
     qtbot.waitUntil(table.hasFocus)
@@ -265,3 +275,5 @@ def test_a_saved_channel_calibrates_the_next_file_of_its_model_version_only(qtbo
         assert result.prediction.confidence == pytest.approx(rescale(original.scores, 1.7)[original.label])
         assert result.flagged == (result.prediction.confidence < 0.6)
     assert "calibrated by the channel Forums (100 spot-check verdicts, temperature 1.70" in batch.spot_report.text()
+    totals = batch.summary.totals.text()
+    assert "scores calibrated by the channel Forums" in totals and f"{sum(r.flagged for r in controller.run.results) / ROWS:.0%} need review" in totals
