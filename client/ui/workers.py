@@ -101,8 +101,16 @@ class WorkerPool(QObject):
         self._pool.setMaxThreadCount(max_threads)
         # Without this reference Python may collect a queued worker and its signals.
         self._running: dict[WorkerSignals, Worker] = {}
+        self._closed = False
 
     def start(self, worker: Worker) -> Worker:
+        """Run ``worker`` on the pool; after ``shutdown`` it is not started. A timer of the
+        closing window (the explanation's debounce, say) can still fire while Qt processes the
+        last events, and a task started then runs while Python exits: it cannot finish, and Qt's
+        pool reports "Qt Concurrent has caught an exception" on its way out."""
+        if self._closed:
+            logger.info("background task not started: the window is closing")
+            return worker
         self._running[worker.signals] = worker
         worker.signals.finished.connect(self._forget)
         self._pool.start(worker)
@@ -116,7 +124,9 @@ class WorkerPool(QObject):
         return len(self._running)
 
     def shutdown(self, msecs: int = 15000) -> bool:
-        """Ask every worker to stop and wait for them; True when all ended in time."""
+        """Ask every worker to stop and wait for them; True when all ended in time. The pool
+        starts nothing after this: the window that asked is closing."""
+        self._closed = True
         for worker in list(self._running.values()):
             worker.cancel()
         return self._pool.waitForDone(msecs)

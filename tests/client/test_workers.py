@@ -37,3 +37,17 @@ def test_a_task_that_outlives_its_window_ends_quietly(caplog):
         with caplog.at_level(logging.INFO, logger="client.ui.workers"):
             worker.run()  # raised RuntimeError ("Internal C++ object already deleted") before
     assert caplog.text.count("after its window closed") == 4  # result or error, then finished, each time
+
+
+def test_nothing_starts_after_the_pool_is_shut_down(qtbot, caplog):
+    """A closing window's timer (the explanation's debounce) can fire while Qt processes its
+    last events; a task started then ran while Python exited, and Qt's pool printed "Qt
+    Concurrent has caught an exception" at exit. After ``shutdown`` the pool starts nothing."""
+    pool = WorkerPool(1)
+    assert pool.shutdown(5_000)
+    ran: list[int] = []
+    late = Worker(lambda: ran.append(1)).on(returned=lambda _value: ran.append(2))
+    with caplog.at_level(logging.INFO, logger="client.ui.workers"):
+        assert pool.start(late) is late
+    qtbot.wait(200)
+    assert ran == [] and pool.active() == 0 and "not started: the window is closing" in caplog.text
