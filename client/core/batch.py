@@ -9,6 +9,7 @@ the *set* of finished rows: a run interrupted by the server keeps what it finish
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -43,6 +44,29 @@ def load_file(path: Path, text_column: str | None = None, id_column: str | None 
         raise
 
 
+DIGEST_CHARS = 16  # 64 bits of SHA-256: two different files of one team never share it by chance
+
+
+def file_digest(path: Path) -> str:
+    """A fingerprint of the file's bytes (the first 16 hex digits of its SHA-256). Verdicts
+    carry it, so files of the same name (every day's export.csv, or two tools' exports) are
+    told apart when a channel pools the spot checks of its files."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:DIGEST_CHARS]
+
+
+def open_file(path: Path, text_column: str | None = None, id_column: str | None = None) -> tuple[ReadResult, str]:
+    """``load_file`` and the file's digest, for one background task."""
+    read = load_file(path, text_column, id_column)
+    try:
+        return read, file_digest(path)
+    except OSError as exc:
+        raise DataError(f"{path}: the file could not be read again ({exc.strerror or exc})", "check that it is still there, then open it again") from None
+
+
 @dataclass
 class BatchResult:
     """One classified row, and the agent's verdict on it once the store has saved it."""
@@ -65,8 +89,9 @@ class BatchRun:
     """The state of classifying one file: which rows are finished (a set: answers may come
     back out of file order), their results in the order they arrived, and the errors."""
 
-    def __init__(self, source: Path, read: ReadResult, review_threshold: float) -> None:
+    def __init__(self, source: Path, read: ReadResult, review_threshold: float, digest: str | None = None) -> None:
         self.source = Path(source)
+        self.digest = digest  # client.core.batch.file_digest of the file as opened
         self.read = read
         self.review_threshold = review_threshold
         self.results: list[BatchResult] = []

@@ -14,6 +14,11 @@ add a small sample, and the channel's temperature comes from all of them; a file
 need not reach the minimum alone. A channel fitted on another model version starts again from
 this file: a retrained model is right on different items.
 
+A file is known by its name and by a fingerprint of its bytes (``client.core.batch.file_digest``),
+which every verdict from a file carries: two files of the same name (every day's export.csv, or
+the same name exported by two tools for two channels) are two files, and a channel pools only
+the ones saved under it. Verdicts saved before fingerprints were kept are matched by name.
+
 A small JSON file (``paths.channels_path()``), written whole to a temporary file, synced and
 renamed, so a crash or a power cut leaves either the old file or the new one. Every save reads
 the file again and writes it under an OS file lock beside it (``filelock``), and ``grow_channel``
@@ -37,8 +42,8 @@ from client.core.corrections import Correction
 from client.core.errors import DataError
 from client.core.source_temperature import BOUNDS, MIN_MISTAKES, MIN_VERDICTS, SourceCalibration, calibrate
 
-FORMAT = 2  # 2 added ``sources``; a format-1 file is read as channels fitted on files not named
-READABLE_FORMATS = (1, 2)
+FORMAT = 3  # 2 added ``sources``, 3 ``files`` (fingerprints); an older file is read with those empty
+READABLE_FORMATS = (1, 2, 3)
 MAX_NAME = 80
 LOCK_WAIT = 30.0  # seconds: a save is a read, a fit on at most thousands of verdicts and a small write
 
@@ -53,10 +58,23 @@ class Channel:
     saved_at: str
     # The files (their names, as the store's ``source``) whose spot checks the channel is fitted on.
     sources: tuple[str, ...] = field(default=())
+    # Their fingerprints (the store's ``source_digest``): what a verdict is matched by when it has one.
+    files: tuple[str, ...] = field(default=())
 
     @property
     def calibration(self) -> SourceCalibration:
         return SourceCalibration(self.temperature, self.threshold, self.verdicts)
+
+    @property
+    def file_count(self) -> int:
+        """How many files it is fitted on: files of one name count apart, by fingerprint."""
+        return file_count(self.sources, self.files)
+
+
+def file_count(sources: Iterable[str], files: Iterable[str]) -> int:
+    """Files named by ``sources`` and told apart by ``files`` (fingerprints): several files of one
+    name have several fingerprints; a file saved before fingerprints were kept has a name only."""
+    return max(len(set(sources)), len(set(files)))
 
 
 def channel_name(text: str) -> str:
@@ -82,6 +100,8 @@ def _checked(channel: Channel) -> Channel:
         raise ValueError(f"{channel.name!r}: name, model_version and saved_at must be text")
     if not (isinstance(channel.sources, (list, tuple)) and all(isinstance(s, str) and s for s in channel.sources)):
         raise ValueError(f"{channel.name!r}: sources must be a list of file names, not {channel.sources!r}")
+    if not (isinstance(channel.files, (list, tuple)) and all(isinstance(s, str) and s for s in channel.files)):
+        raise ValueError(f"{channel.name!r}: files must be a list of file fingerprints, not {channel.files!r}")
     if channel_name(channel.name) != channel.name:
         raise ValueError(f"{channel.name!r} is not a channel name as the app saves it")
     return channel
@@ -96,7 +116,7 @@ def load_channels(path: Path) -> dict[str, Channel]:
         if data.get("format") not in READABLE_FORMATS:
             raise ValueError(f"format {data.get('format')!r}, expected one of {READABLE_FORMATS}")
         channels = [_checked(Channel(**item)) for item in data["channels"]]
-        channels = [replace(c, sources=tuple(c.sources)) for c in channels]  # JSON has lists
+        channels = [replace(c, sources=tuple(c.sources), files=tuple(c.files)) for c in channels]  # JSON has lists
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, DataError) as exc:
         raise DataError(
             f"{path}: the saved channels cannot be read ({exc})",
@@ -156,14 +176,15 @@ def save_channel(path: Path, channel: Channel) -> dict[str, Channel]:
     return channels
 
 
-def grow_channel(path: Path, name: str, source: str, model_version: str, corrections: Callable[[], Sequence[Correction]], saved_at: str) -> Channel:
+def grow_channel(path: Path, name: str, source: str, digest: str | None, model_version: str,
+                 corrections: Callable[[], Sequence[Correction]], saved_at: str) -> Channel:
     """Fit the channel ``name`` again with the spot check of ``source`` (``refit``) and save it,
     holding the file's lock from reading the channel to writing it: the files another window
     added meanwhile stay in the channel. ``corrections`` reads the store inside the lock, so the
     fit sees the other window's verdicts too."""
     with _locked(path):
         channels = load_channels(path)
-        channel = refit(name, channels.get(name), source, model_version, corrections(), saved_at)
+        channel = refit(name, channels.get(name), source, digest, model_version, corrections(), saved_at)
         channels[name] = channel
         _write(path, channels)
     return channel
@@ -179,43 +200,50 @@ def refusal(channel: Channel, model_version: str) -> str | None:
     return None
 
 
-def channel_verdicts(corrections: Iterable[Correction], sources: Iterable[str], model_version: str) -> list[Correction]:
-    """The spot-check verdicts a channel is fitted on: every one given on ``sources`` for
+def channel_verdicts(corrections: Iterable[Correction], sources: Iterable[str], model_version: str, files: Iterable[str] = ()) -> list[Correction]:
+    """The spot-check verdicts a channel is fitted on: every one given on its files for
     ``model_version`` with the scores the server sent (older stores kept none; a hand import
     may lack the two labels the fit reads), as ``feedback corrections spot-check`` counts them.
+    A verdict that carries its file's fingerprint counts when the fingerprint is one of
+    ``files``; one saved before fingerprints were kept, when its file's name is one of ``sources``.
 
     Rows of one file are not matched by text: two customers who wrote "Thanks!" are two
     draws. A row judged again in a later session is stored again and counts twice, as it does
     in the store's report; within a session a changed verdict replaces the earlier one.
     """
-    wanted = set(sources)
+    names, digests = set(sources), set(files)
     return [
         c for c in corrections
-        if c.spot_check and c.model_version == model_version and c.source in wanted and c.confidence is not None
+        if c.spot_check and c.model_version == model_version and c.confidence is not None
+        and (c.source_digest in digests if c.source_digest is not None else c.source in names)
         and c.scores and c.predicted_label in c.scores and c.final_label in c.scores
     ]
 
 
-def refit(name: str, existing: Channel | None, source: str, model_version: str, corrections: Sequence[Correction], saved_at: str) -> Channel:
-    """The channel ``name`` fitted on the spot checks of ``source`` and, when ``existing`` was
-    fitted for the same model version, of every file it was fitted on before.
+def refit(name: str, existing: Channel | None, source: str, digest: str | None, model_version: str,
+          corrections: Sequence[Correction], saved_at: str) -> Channel:
+    """The channel ``name`` fitted on the spot checks of the file ``source`` (its fingerprint
+    ``digest``; None for a file whose verdicts carry none) and, when ``existing`` was fitted
+    for the same model version, of every file it was fitted on before.
 
     A clear error when the pooled verdicts are still too few to fit (nothing is saved then).
     """
-    sources = {source}
+    sources, files = {source}, {digest} - {None}
     pooled_before = existing is not None and existing.model_version == model_version
     if pooled_before:
         sources.update(existing.sources)
-    pooled = channel_verdicts(corrections, sources, model_version)
+        files.update(existing.files)
+    pooled = channel_verdicts(corrections, sources, model_version, files)
     mistakes = sum(c.final_label != c.predicted_label for c in pooled)
     if len(pooled) < MIN_VERDICTS or mistakes < MIN_MISTAKES:
-        files = f"{len(sources)} file{'s' if len(sources) != 1 else ''}"
+        count = file_count(sources, files)
         restarted = (f" (its earlier files were for model v{existing.model_version}, so this file starts it again)"
                      if existing is not None and not pooled_before else "")
         raise DataError(
-            f"{name} has {len(pooled)} spot-check verdicts with {mistakes} mistakes from {files} for model v{model_version}{restarted}; "
+            f"{name} has {len(pooled)} spot-check verdicts with {mistakes} mistakes from {count} file{'s' if count != 1 else ''} for model v{model_version}{restarted}; "
             f"a channel is fitted on at least {MIN_VERDICTS} verdicts with {MIN_MISTAKES} mistakes",
             "give more verdicts in this file's spot check (draw a larger sample if it is all judged), then save again",
         )
     calibration = calibrate([c.scores or {} for c in pooled], [c.final_label for c in pooled], [c.predicted_label or "" for c in pooled])
-    return Channel(name, calibration.temperature, calibration.threshold, calibration.verdicts, model_version, saved_at, tuple(sorted(sources)))
+    return Channel(name, calibration.temperature, calibration.threshold, calibration.verdicts, model_version, saved_at,
+                   tuple(sorted(sources)), tuple(sorted(files)))

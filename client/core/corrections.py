@@ -33,7 +33,7 @@ from client.core.errors import DataError
 from client.core.labels import LABELS, unknown_label_message
 from client.core.records import read_records, write_records
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS corrections (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,7 +49,8 @@ _SCHEMA = (
     consumed_by      TEXT,
     spot_check       INTEGER NOT NULL DEFAULT 0,
     needs_review     INTEGER,
-    scores           TEXT
+    scores           TEXT,
+    source_digest    TEXT
 )""",
     "CREATE INDEX IF NOT EXISTS corrections_pending ON corrections (consumed_by)",
 )
@@ -60,6 +61,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE corrections ADD COLUMN spot_check INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE corrections ADD COLUMN needs_review INTEGER",
         "ALTER TABLE corrections ADD COLUMN scores TEXT",  # the eight scores as served, JSON: a source's temperature is fitted on them
+    ),
+    3: (  # which file a verdict came from, beyond its name (client/core/channels.py): two files named export.csv are two files
+        "ALTER TABLE corrections ADD COLUMN source_digest TEXT",
     ),
 }
 KINDS = ("correction", "confirmation")
@@ -86,6 +90,9 @@ class Correction:
     spot_check: bool = False  # the item was drawn at random for a spot check, not picked by the agent
     needs_review: bool | None = None  # the review flag on the prediction; None when not recorded
     scores: dict[str, float] | None = None  # every label's score as served; None when not recorded
+    # A fingerprint of the file the item came from (client.core.batch.file_digest); None for a
+    # text typed in the Classify tab, and for verdicts saved before it was recorded.
+    source_digest: str | None = None
     id: int | None = None
 
     def __post_init__(self) -> None:

@@ -9,13 +9,15 @@ SINGLE_SOURCE = "single"
 
 
 def make_verdict(
-    text: str, prediction: Prediction, final_label: str, agent: str, source: str, flagged: bool | None = None, spot_check: bool = False
+    text: str, prediction: Prediction, final_label: str, agent: str, source: str, flagged: bool | None = None, spot_check: bool = False,
+    source_digest: str | None = None,
 ) -> Correction:
     """A confirmation when the agent keeps the model's label, else a correction.
 
     ``flagged`` is the review flag the agent saw (the agent's threshold may differ from the
     model's, so it is passed in; None: the model's own flag); ``spot_check`` marks an item
-    drawn at random, whose verdict measures the model without the queue's bias.
+    drawn at random, whose verdict measures the model without the queue's bias;
+    ``source_digest`` tells the file apart from others of the same name.
     """
     return Correction(
         text=text,
@@ -30,4 +32,5 @@ def make_verdict(
         spot_check=spot_check,
         needs_review=prediction.needs_review if flagged is None else flagged,
         scores=dict(prediction.scores),
+        source_digest=source_digest,
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 
 from client.core.api import InferenceClient
-from client.core.batch import BatchResult, BatchRun, export_results, load_file
+from client.core.batch import BatchResult, BatchRun, export_results, open_file
 from client.core.classify import classify_chunks
 from client.ui.results_model import CONFIDENCE, ResultsFilter, ResultsTableModel
 from client.ui.review_order import ReviewOrder
@@ -112,11 +112,11 @@ class BatchController(QObject):
             return None
         self._state_before_load = self.state
         self._set_state(LOADING)
-        worker = Worker(load_file, Path(path), text_column, id_column)
-        return self.services.start(worker.on(returned=lambda read: self._loaded(Path(path), read), errored=self._load_failed))
+        worker = Worker(open_file, Path(path), text_column, id_column)
+        return self.services.start(worker.on(returned=lambda opened: self._loaded(Path(path), *opened), errored=self._load_failed))
 
-    def _loaded(self, path: Path, read: ReadResult) -> None:
-        self.run = BatchRun(path, read, self.services.settings.review_threshold)
+    def _loaded(self, path: Path, read: ReadResult, digest: str) -> None:
+        self.run = BatchRun(path, read, self.services.settings.review_threshold, digest)
         self._exported_done = None
         self._by_correction = {}
         self.model.clear()
@@ -202,7 +202,8 @@ class BatchController(QObject):
         # A row once drawn stays a spot check when its verdict changes later, even out of the current sample.
         spot_check = id(result) in self._spot_rank or (result.verdict is not None and result.verdict.spot_check)
         correction = make_verdict(
-            result.row.text, served, label, self.services.settings.agent, self.run.source.name, flagged=served_flag, spot_check=spot_check
+            result.row.text, served, label, self.services.settings.agent, self.run.source.name, flagged=served_flag, spot_check=spot_check,
+            source_digest=self.run.digest,
         )
         self.services.corrections.save(correction, tag=(self.run, result), replaces=result.verdict)
 
@@ -307,14 +308,14 @@ class BatchController(QObject):
         version, source, run, path = versions.pop(), self.run.source.name, self.run, paths.channels_path()
 
         def fit_and_save(corrections: Callable[[], list[Correction]]) -> Channel:  # on the store's writer thread, after this file's verdicts
-            return grow_channel(path, name, source, version, corrections, now_iso())
+            return grow_channel(path, name, source, run.digest, version, corrections, now_iso())
 
         self.channel_pending = True
         self.services.corrections.after_saves(fit_and_save, lambda channel: self._channel_saved(run, channel), self._channel_failed)
 
     def _channel_saved(self, run: BatchRun, channel: Channel) -> None:
         self.channel_pending = False
-        logger.info("channel saved: %d verdicts from %d files, model v%s", channel.verdicts, len(channel.sources), channel.model_version)
+        logger.info("channel saved: %d verdicts from %d files, model v%s", channel.verdicts, channel.file_count, channel.model_version)
         applied = run is self.run and self.state not in (RUNNING, LOADING)  # the agent may have opened another file meanwhile
         if applied:
             self._apply_calibration(channel.calibration, channel.model_version, f"the channel {channel.name}")

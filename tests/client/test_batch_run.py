@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import pytest
+
 from client.core.api import ItemError, Prediction
-from client.core.batch import BatchRun, export_records, load_file
+from client.core import batch
+from client.core.batch import BatchRun, export_records, file_digest, load_file, open_file
+from client.core.errors import DataError
 from client.core.labels import LABELS
 from client.core.records import ReadResult, Row, RowError
 
@@ -50,3 +55,23 @@ def test_a_csv_without_a_guessable_text_column_offers_its_header(tmp_path: Path)
     assert read.rows == [] and read.text_column is None and read.columns == ["ticket", "what_they_said"]
     chosen = load_file(path, text_column="what_they_said")
     assert [row.text for row in chosen.rows] == ["The app crashes"]
+
+
+def test_a_file_is_known_by_its_bytes_not_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verdicts carry the digest, so two files named export.csv are two files for a channel."""
+    monday, tuesday, copy = tmp_path / "mon" / "export.csv", tmp_path / "tue" / "export.csv", tmp_path / "copy.csv"
+    for path, text in ((monday, "text\nthe app crashes\n"), (tuesday, "text\nplease add a dark mode\n"), (copy, "text\nthe app crashes\n")):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert file_digest(monday) == file_digest(copy) == hashlib.sha256(monday.read_bytes()).hexdigest()[:16]
+    assert file_digest(tuesday) != file_digest(monday)
+    read, digest = open_file(tuesday)
+    assert [r.text for r in read.rows] == ["please add a dark mode"] and digest == file_digest(tuesday)
+
+    def gone(path: Path) -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(batch, "file_digest", gone)  # deleted between the read and the fingerprint
+    with pytest.raises(DataError, match="could not be read again") as error:
+        open_file(tuesday)
+    assert "still there" in error.value.hint

@@ -4,6 +4,7 @@ and a channel fitted on the spot checks of every file saved under its name."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import threading
@@ -90,17 +91,24 @@ def test_a_channel_calibrates_only_files_of_its_model_version() -> None:
 
 # ------------------------------------------------------------------ a channel fitted on several files' spot checks
 
-def spot_verdict(text: str, source: str, right: bool, version: str = "3", confidence: float = 0.9, spot_check: bool = True) -> Correction:
-    """A spot-check verdict as the app stores it: the served scores, the model's label and the agent's."""
+def digest_of(source: str) -> str:
+    """A fingerprint for the tests' files: one file per name unless a test says otherwise."""
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def spot_verdict(text: str, source: str, right: bool, version: str = "3", confidence: float = 0.9, spot_check: bool = True,
+                 digest: str | None = "of its name") -> Correction:
+    """A spot-check verdict as the app stores it: the served scores, the model's label and the agent's, and its file's fingerprint."""
     others = (1 - confidence) / (len(LABELS) - 1)
     scores = {label: (confidence if label == "bug" else others) for label in LABELS}
     final = "bug" if right else "complaint"
     return Correction(text, final, "bug", "confirmation" if right else "correction", confidence, version,
-                      "2026-11-30T01:00:00+00:00", None, source, spot_check=spot_check, scores=scores)
+                      "2026-11-30T01:00:00+00:00", None, source, spot_check=spot_check, scores=scores,
+                      source_digest=digest_of(source) if digest == "of its name" else digest)
 
 
-def a_day(source: str, n: int, wrong_every: int, version: str = "3", confidence: float = 0.9) -> list[Correction]:
-    return [spot_verdict(f"{source} item {i}", source, i % wrong_every != 0, version, confidence) for i in range(n)]
+def a_day(source: str, n: int, wrong_every: int, version: str = "3", confidence: float = 0.9, digest: str | None = "of its name") -> list[Correction]:
+    return [spot_verdict(f"{source} item {i}", source, i % wrong_every != 0, version, confidence, digest=digest) for i in range(n)]
 
 
 def fitted(corrections: list[Correction]) -> tuple[float, float, int]:
@@ -120,23 +128,30 @@ def test_every_spot_check_with_scores_of_the_channels_files_and_version_counts()
         dataclasses.replace(first, confidence=None),
         spot_verdict("another model version", "mon.csv", True, version="2"),
         spot_verdict("another channel's file", "forum.csv", True),
+        spot_verdict("another file of the same name", "mon.csv", True, digest="0" * 16),
+        spot_verdict("a file of the channel's name, saved before fingerprints were kept", "forum.csv", True, digest=None),
     ]
-    assert channel_verdicts([first, *left_out, second, same_text_other_file], ["mon.csv", "tue.csv"], "3") == [first, second, same_text_other_file]
+    older = spot_verdict("saved before fingerprints were kept", "mon.csv", True, digest=None)  # matched by its name
+    files = [digest_of("mon.csv"), digest_of("tue.csv")]
+    assert channel_verdicts([first, *left_out, second, older, same_text_other_file], ["mon.csv", "tue.csv"], "3", files) == [
+        first, second, older, same_text_other_file]
+    assert channel_verdicts([first, older], ["mon.csv"], "3") == [older]  # a channel saved before: names only
 
 
 def test_a_new_channel_is_fitted_on_its_file_and_grows_with_each_files_spot_check() -> None:
     monday, tuesday = a_day("mon.csv", 30, 4), a_day("tue.csv", 30, 3)
     with pytest.raises(DataError, match=r"Tweets has 30 spot-check verdicts with 8 mistakes from 1 file for model v3; .* at least 50") as error:
-        refit("Tweets", None, "mon.csv", "3", monday, "now")  # one small sample alone is too few: nothing to save
+        refit("Tweets", None, "mon.csv", digest_of("mon.csv"), "3", monday, "now")  # one small sample alone is too few: nothing to save
     assert "give more verdicts" in error.value.hint
 
-    first = refit("Tweets", None, "mon.csv", "3", [*monday, *a_day("mon.csv", 60, 4)[30:]], "t1")
+    first = refit("Tweets", None, "mon.csv", digest_of("mon.csv"), "3", [*monday, *a_day("mon.csv", 60, 4)[30:]], "t1")
     assert (first.temperature, first.threshold, first.verdicts) == fitted([*monday, *a_day("mon.csv", 60, 4)[30:]])
-    assert first.sources == ("mon.csv",) and first.model_version == "3" and first.saved_at == "t1"
+    assert first.sources == ("mon.csv",) and first.files == (digest_of("mon.csv"),) and first.model_version == "3" and first.saved_at == "t1"
 
     store = [*monday, *a_day("mon.csv", 60, 4)[30:], *tuesday, *a_day("forum.csv", 80, 2)]
-    second = refit("Tweets", first, "tue.csv", "3", store, "t2")  # Tuesday's 30 verdicts refine Monday's 60
-    assert second.sources == ("mon.csv", "tue.csv") and second.verdicts == 90
+    second = refit("Tweets", first, "tue.csv", digest_of("tue.csv"), "3", store, "t2")  # Tuesday's 30 verdicts refine Monday's 60
+    assert second.sources == ("mon.csv", "tue.csv") and second.files == tuple(sorted(digest_of(f) for f in ("mon.csv", "tue.csv")))
+    assert second.verdicts == 90 and second.file_count == 2
     assert (second.temperature, second.threshold, second.verdicts) == fitted(store[:90])
     assert second.temperature != first.temperature
 
@@ -144,32 +159,49 @@ def test_a_new_channel_is_fitted_on_its_file_and_grows_with_each_files_spot_chec
 def test_a_channel_of_another_model_version_starts_again_from_this_file() -> None:
     old = Channel("Tweets", 2.0, 0.5, 120, "2", "t0", ("mon.csv", "tue.csv"))
     store = [*a_day("mon.csv", 60, 4, version="2"), *a_day("mon.csv", 60, 4, version="3")[:10], *a_day("wed.csv", 55, 5, version="3")]
-    again = refit("Tweets", old, "wed.csv", "3", store, "t3")
+    again = refit("Tweets", old, "wed.csv", digest_of("wed.csv"), "3", store, "t3")
     assert again.sources == ("wed.csv",) and again.model_version == "3" and again.verdicts == 55
     assert (again.temperature, again.threshold) == fitted(store[70:])[:2]
     with pytest.raises(DataError, match=r"from 1 file for model v3 \(its earlier files were for model v2, so this file starts it again\)"):
-        refit("Tweets", old, "thu.csv", "3", store, "t4")
+        refit("Tweets", old, "thu.csv", digest_of("thu.csv"), "3", store, "t4")
 
 
-def test_a_format_1_file_is_read_and_saving_writes_the_sources(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_file_is_read_and_saving_writes_the_sources_and_files(tmp_path: Path, version: int) -> None:
     path = tmp_path / "channels.json"
     old = {"name": "Forums", "temperature": 1.7, "threshold": 0.6, "verdicts": 100, "model_version": "3", "saved_at": "t0"}
-    path.write_text(json.dumps({"format": 1, "channels": [old]}), encoding="utf-8")
-    assert load_channels(path) == {"Forums": Channel("Forums", 1.7, 0.6, 100, "3", "t0", ())}
-    save_channel(path, Channel("Tweets", 3.0, 0.3, 90, "3", "t1", ("mon.csv", "tue.csv")))
+    if version == 2:
+        old["sources"] = ["forum.csv"]
+    path.write_text(json.dumps({"format": version, "channels": [old]}), encoding="utf-8")
+    assert load_channels(path) == {"Forums": Channel("Forums", 1.7, 0.6, 100, "3", "t0", tuple(old.get("sources", ())), ())}
+    save_channel(path, Channel("Tweets", 3.0, 0.3, 90, "3", "t1", ("mon.csv", "tue.csv"), ("a" * 16, "b" * 16)))
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["format"] == 2 and data["channels"][1]["sources"] == ["mon.csv", "tue.csv"]
-    assert load_channels(path)["Tweets"].sources == ("mon.csv", "tue.csv")
+    assert data["format"] == 3 and data["channels"][1]["sources"] == ["mon.csv", "tue.csv"] and data["channels"][1]["files"] == ["a" * 16, "b" * 16]
+    assert load_channels(path)["Tweets"].files == ("a" * 16, "b" * 16) and load_channels(path)["Forums"].files == ()
 
 
-@pytest.mark.parametrize("sources", ["mon.csv", [""], [3], None])
-def test_hand_edited_sources_that_are_not_file_names_are_refused(tmp_path: Path, sources: object) -> None:
+def test_two_files_of_one_name_are_two_files() -> None:
+    """Two tools export export.csv for two channels, or a channel's daily file keeps its name:
+    each channel is fitted on the files saved under it, told apart by their fingerprints."""
+    tweets_export, forums_export = "1" * 16, "2" * 16
+    store = [*a_day("export.csv", 60, 4, digest=tweets_export), *a_day("export.csv", 60, 2, digest=forums_export, confidence=0.6)]
+    tweets = refit("Tweets", None, "export.csv", tweets_export, "3", store, "t1")
+    forums = refit("Forums", None, "export.csv", forums_export, "3", store, "t1")
+    assert (tweets.verdicts, tweets.files) == (60, (tweets_export,)) and (forums.verdicts, forums.files) == (60, (forums_export,))
+    assert (tweets.temperature, tweets.threshold) == fitted(store[:60])[:2] and (forums.temperature, forums.threshold) == fitted(store[60:])[:2]
+    next_day = a_day("export.csv", 30, 3, digest="3" * 16)
+    grown = refit("Tweets", tweets, "export.csv", "3" * 16, "3", [*store, *next_day], "t2")  # the same name the next day: one more file
+    assert grown.verdicts == 90 and grown.sources == ("export.csv",) and grown.file_count == 2
+
+
+@pytest.mark.parametrize(("field", "value"), [("sources", "mon.csv"), ("sources", [""]), ("sources", [3]), ("sources", None), ("files", "ab"), ("files", [""]), ("files", None)])
+def test_hand_edited_files_that_are_not_file_names_or_fingerprints_are_refused(tmp_path: Path, field: str, value: object) -> None:
     path = tmp_path / "channels.json"
     save_channel(path, channel())
     data = json.loads(path.read_text(encoding="utf-8"))
-    data["channels"][0]["sources"] = sources
+    data["channels"][0][field] = value
     path.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(DataError, match="sources must be a list of file names"):
+    with pytest.raises(DataError, match=f"{field} must be a list of file"):
         load_channels(path)
 
 
@@ -181,7 +213,7 @@ def test_two_saves_of_one_channel_at_once_both_land(tmp_path: Path) -> None:
     B read the channel before A wrote it and its later rename dropped A's file from the channel."""
     path = tmp_path / "channels.json"
     store = [*a_day("mon.csv", 60, 4), *a_day("tue.csv", 60, 3), *a_day("wed.csv", 60, 5)]
-    save_channel(path, refit("Tweets", None, "mon.csv", "3", store, "t1"))
+    save_channel(path, refit("Tweets", None, "mon.csv", digest_of("mon.csv"), "3", store, "t1"))
     a_is_reading, b_may_go = threading.Event(), threading.Event()
     saved: dict[str, Channel] = {}
 
@@ -191,7 +223,7 @@ def test_two_saves_of_one_channel_at_once_both_land(tmp_path: Path) -> None:
         return store
 
     def save(window: str, source: str, read) -> None:  # noqa: ANN001
-        saved[window] = grow_channel(path, "Tweets", source, "3", read, "t2")
+        saved[window] = grow_channel(path, "Tweets", source, digest_of(source), "3", read, "t2")
 
     a = threading.Thread(target=save, args=("A", "tue.csv", a_reads))
     a.start()
@@ -215,12 +247,12 @@ def test_a_save_that_cannot_get_the_lock_says_so_and_changes_nothing(tmp_path: P
     monkeypatch.setattr(channels_module, "LOCK_WAIT", 0.2)
     store = a_day("mon.csv", 60, 4)
     with FileLock(str(path) + ".lock"):  # another process (here another lock object, its own file handle) is saving
-        for attempt in (lambda: save_channel(path, channel()), lambda: grow_channel(path, "Tweets", "mon.csv", "3", lambda: store, "t")):
+        for attempt in (lambda: save_channel(path, channel()), lambda: grow_channel(path, "Tweets", "mon.csv", digest_of("mon.csv"), "3", lambda: store, "t")):
             with pytest.raises(DataError, match="another window or process has been saving channels") as error:
                 attempt()
             assert "save again in a moment" in error.value.hint
     assert path.read_bytes() == before
-    assert grow_channel(path, "Tweets", "mon.csv", "3", lambda: store, "t").sources == ("mon.csv",)  # once it is free
+    assert grow_channel(path, "Tweets", "mon.csv", digest_of("mon.csv"), "3", lambda: store, "t").sources == ("mon.csv",)  # once it is free
 
 
 def test_a_channel_that_cannot_be_fitted_leaves_the_file_as_it_was(tmp_path: Path) -> None:
@@ -228,5 +260,5 @@ def test_a_channel_that_cannot_be_fitted_leaves_the_file_as_it_was(tmp_path: Pat
     save_channel(path, channel("forums"))
     before = path.read_bytes()
     with pytest.raises(DataError, match="at least 50"):
-        grow_channel(path, "Tweets", "mon.csv", "3", lambda: a_day("mon.csv", 30, 4), "t")
+        grow_channel(path, "Tweets", "mon.csv", digest_of("mon.csv"), "3", lambda: a_day("mon.csv", 30, 4), "t")
     assert path.read_bytes() == before

@@ -337,12 +337,14 @@ def test_a_first_schema_store_whose_version_was_lost_is_upgraded_too(tmp_path: P
 def test_spot_check_marks_and_scores_survive_the_store_an_export_and_an_import(tmp_path: Path) -> None:
     store = CorrectionsStore(tmp_path / "c.sqlite3")
     scores = {"bug": 0.061, "complaint": 0.9, "other": 0.039}
-    store.add(Correction("the app logs me out", "bug", "complaint", confidence=0.9, spot_check=True, needs_review=True, scores=scores))
+    store.add(Correction("the app logs me out", "bug", "complaint", confidence=0.9, spot_check=True, needs_review=True, scores=scores,
+                         source="export.csv", source_digest="0123456789abcdef"))
     store.add(Correction("add a dark mode", "feature_request"))
-    assert [(c.spot_check, c.needs_review, c.scores) for c in store.all()] == [(True, True, scores), (False, None, None)]
+    expected = [(True, True, scores, "0123456789abcdef"), (False, None, None, None)]
+    assert [(c.spot_check, c.needs_review, c.scores, c.source_digest) for c in store.all()] == expected
     for suffix in ("csv", "jsonl"):
         back = read_corrections(store.export(tmp_path / f"out.{suffix}"))
-        assert [(c.spot_check, c.needs_review, c.scores) for c in back] == [(True, True, scores), (False, None, None)], suffix
+        assert [(c.spot_check, c.needs_review, c.scores, c.source_digest) for c in back] == expected, suffix
 
 
 def test_a_spot_check_mark_that_is_not_yes_or_no_is_a_clear_error(tmp_path: Path) -> None:

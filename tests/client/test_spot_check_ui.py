@@ -11,6 +11,7 @@ import pytest
 from drive import open_and_run, write_csv
 from PySide6.QtCore import Qt
 
+from client.core.batch import file_digest
 from client.core.corrections import read_corrections
 from client.core.channels import Channel, load_channels, save_channel
 from client.core.labels import LABELS
@@ -189,6 +190,7 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     saved = load_channels(channels)["Complaint tweets"]
     stored = spot_checks(corrections_db)  # the channel is fitted on the store's spot checks: the sample and the late verdict
     assert len(stored) == saved.verdicts == MIN_VERDICTS + 1 and saved.sources == ("tweets.csv",)
+    assert saved.files == (file_digest(tmp_path / "tweets.csv"),) and {c.source_digest for c in stored} == set(saved.files)
     assert (saved.temperature, saved.threshold) == fit_on(stored)
     assert saved.model_version == served[id(late)].model_version and batch.channel_box.count() == 1
     assert controller.calibration == saved.calibration and "fitted on 51 spot-check verdicts from 1 file" in batch.note.text()
@@ -228,6 +230,7 @@ def test_calibrating_a_file_from_its_spot_check_rescales_its_scores_and_rebuilds
     assert enabled_when_saved == [False] and batch.save_channel_button.isEnabled()  # one fit at a time
     grown = load_channels(channels)["Complaint tweets"]
     assert grown.sources == ("next.csv", "tweets.csv") and grown.verdicts == MIN_VERDICTS + 1 + 6
+    assert set(grown.files) == {file_digest(tmp_path / "tweets.csv"), file_digest(tmp_path / "next.csv")}
     assert (grown.temperature, grown.threshold) == fit_on(spot_checks(corrections_db))
     assert controller.calibration == grown.calibration and controller.calibration_source == "the channel Complaint tweets"
     for result in controller.run.results:  # this file is now calibrated by the grown channel

@@ -158,6 +158,24 @@ def test_spot_check_of_a_channel_pools_its_files_and_says_what_saving_again_woul
     assert out.startswith("Forums, model v3: files not named") and "It names no files" in out and "right" not in out
 
 
+def test_spot_check_of_a_channel_counts_its_own_file_of_a_shared_name_only(
+    store: CorrectionsStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    channels = tmp_path / "channels.json"
+    monkeypatch.setenv("FEEDBACK_CHANNELS", str(channels))
+    ours, theirs = "a" * 16, "b" * 16  # two files named export.csv: this channel's, and another tool's
+
+    def day(n: int, digest: str) -> list[Correction]:
+        return [Correction(f"{SECRET} {digest} {i}", "bug" if i % 3 else "complaint", "bug", confidence=0.9, model_version="3",
+                           source="export.csv", spot_check=True, scores={"bug": 0.9, "complaint": 0.1}, source_digest=digest) for i in range(n)]
+
+    store.add_many([*day(30, ours), *day(25, theirs)])
+    save_channel(channels, Channel("Exports", 2.5, 0.4, 60, "3", "2026-11-30T01:00:00+00:00", ("export.csv",), (ours,)))
+    assert main(["corrections", "spot-check", "--channel", "Exports", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["checked"], row["right"], row["sources"], row["files"]) == (30, 20, ["export.csv"], [ours])
+
+
 def test_spot_check_skips_the_fit_for_scores_without_the_labels_it_reads(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:
     partial = {"complaint": 0.6, "other": 0.4}  # a hand import: no score for the model's label
     store.add_many([Correction(f"item {i}", "complaint" if i % 2 else "other", "bug", confidence=0.9, model_version="3",

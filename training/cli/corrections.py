@@ -112,11 +112,11 @@ def _channel_report(name: str, corrections: list[Correction], as_json: bool) -> 
         known = ", ".join(channels) or "none yet"
         raise DataError(f"no channel named {name!r} in {path} (saved: {known})", "give the name as the app shows it, or set FEEDBACK_CHANNELS")
     channel = channels[name]
-    pooled = channel_verdicts(corrections, channel.sources, channel.model_version)
+    pooled = channel_verdicts(corrections, channel.sources, channel.model_version, channel.files)
     report, fit = report_of(pooled), _calibration(pooled)
     if as_json:
         print(json.dumps({
-            "channel": name, "model_version": channel.model_version, "sources": list(channel.sources), "checked": report.checked,
+            "channel": name, "model_version": channel.model_version, "sources": list(channel.sources), "files": list(channel.files), "checked": report.checked,
             "right": report.right, "accuracy": round(report.accuracy, 4) if report.checked else None, "calibration": report.calibration,
             "saved": {"temperature": channel.temperature, "review_threshold": channel.threshold, "verdicts": channel.verdicts, "saved_at": channel.saved_at},
             "refit": {"temperature": round(fit.temperature, 4), "review_threshold": round(fit.threshold, 4), "verdicts": fit.verdicts} if fit else None,
