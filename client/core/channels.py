@@ -17,7 +17,9 @@ this file: a retrained model is right on different items.
 A file is known by its name and by a fingerprint of its bytes (``client.core.batch.file_digest``),
 which every verdict from a file carries: two files of the same name (every day's export.csv, or
 the same name exported by two tools for two channels) are two files, and a channel pools only
-the ones saved under it. Verdicts saved before fingerprints were kept are matched by name.
+the ones saved under it. An edited or re-exported file is a new file. Verdicts saved before
+fingerprints were kept carry none; they count, by name, only for the files a channel was saved
+from before then (``named_only``), never for a channel saved since.
 
 A small JSON file (``paths.channels_path()``), written whole to a temporary file, synced and
 renamed, so a crash or a power cut leaves either the old file or the new one. Every save reads
@@ -42,10 +44,13 @@ from client.core.corrections import Correction
 from client.core.errors import DataError
 from client.core.source_temperature import BOUNDS, MIN_MISTAKES, MIN_VERDICTS, SourceCalibration, calibrate
 
-FORMAT = 3  # 2 added ``sources``, 3 ``files`` (fingerprints); an older file is read with those empty
+FORMAT = 3  # 2 added ``sources``, 3 ``files`` (fingerprints) and ``named_only``; see load_channels for older files
 READABLE_FORMATS = (1, 2, 3)
 MAX_NAME = 80
-LOCK_WAIT = 30.0  # seconds: a save is a read, a fit on at most thousands of verdicts and a small write
+# Seconds. A save holds the lock for a read, a fit on at most thousands of verdicts and a small
+# write (well under a second); the wait runs on the corrections store's writer thread, where
+# the verdicts given meanwhile queue behind it, so it is short.
+LOCK_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,9 @@ class Channel:
     sources: tuple[str, ...] = field(default=())
     # Their fingerprints (the store's ``source_digest``): what a verdict is matched by when it has one.
     files: tuple[str, ...] = field(default=())
+    # Files saved before fingerprints were kept (channels of format 1 and 2): verdicts without a
+    # fingerprint are matched by these names, and only these.
+    named_only: tuple[str, ...] = field(default=())
 
     @property
     def calibration(self) -> SourceCalibration:
@@ -68,13 +76,7 @@ class Channel:
     @property
     def file_count(self) -> int:
         """How many files it is fitted on: files of one name count apart, by fingerprint."""
-        return file_count(self.sources, self.files)
-
-
-def file_count(sources: Iterable[str], files: Iterable[str]) -> int:
-    """Files named by ``sources`` and told apart by ``files`` (fingerprints): several files of one
-    name have several fingerprints; a file saved before fingerprints were kept has a name only."""
-    return max(len(set(sources)), len(set(files)))
+        return len(self.files) + len(self.named_only)
 
 
 def channel_name(text: str) -> str:
@@ -102,6 +104,8 @@ def _checked(channel: Channel) -> Channel:
         raise ValueError(f"{channel.name!r}: sources must be a list of file names, not {channel.sources!r}")
     if not (isinstance(channel.files, (list, tuple)) and all(isinstance(s, str) and s for s in channel.files)):
         raise ValueError(f"{channel.name!r}: files must be a list of file fingerprints, not {channel.files!r}")
+    if not (isinstance(channel.named_only, (list, tuple)) and all(isinstance(s, str) and s for s in channel.named_only)):
+        raise ValueError(f"{channel.name!r}: named_only must be a list of file names, not {channel.named_only!r}")
     if channel_name(channel.name) != channel.name:
         raise ValueError(f"{channel.name!r} is not a channel name as the app saves it")
     return channel
@@ -116,7 +120,9 @@ def load_channels(path: Path) -> dict[str, Channel]:
         if data.get("format") not in READABLE_FORMATS:
             raise ValueError(f"format {data.get('format')!r}, expected one of {READABLE_FORMATS}")
         channels = [_checked(Channel(**item)) for item in data["channels"]]
-        channels = [replace(c, sources=tuple(c.sources), files=tuple(c.files)) for c in channels]  # JSON has lists
+        channels = [replace(c, sources=tuple(c.sources), files=tuple(c.files), named_only=tuple(c.named_only)) for c in channels]  # JSON has lists
+        if data["format"] < 3:  # every file of an older channel was saved before fingerprints were kept
+            channels = [replace(c, named_only=c.sources) for c in channels]
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, DataError) as exc:
         raise DataError(
             f"{path}: the saved channels cannot be read ({exc})",
@@ -200,18 +206,19 @@ def refusal(channel: Channel, model_version: str) -> str | None:
     return None
 
 
-def channel_verdicts(corrections: Iterable[Correction], sources: Iterable[str], model_version: str, files: Iterable[str] = ()) -> list[Correction]:
+def channel_verdicts(corrections: Iterable[Correction], model_version: str, files: Iterable[str], named_only: Iterable[str] = ()) -> list[Correction]:
     """The spot-check verdicts a channel is fitted on: every one given on its files for
     ``model_version`` with the scores the server sent (older stores kept none; a hand import
     may lack the two labels the fit reads), as ``feedback corrections spot-check`` counts them.
     A verdict that carries its file's fingerprint counts when the fingerprint is one of
-    ``files``; one saved before fingerprints were kept, when its file's name is one of ``sources``.
+    ``files``; one saved before fingerprints were kept, when its file's name is one of
+    ``named_only`` (the files a channel was saved from before then).
 
     Rows of one file are not matched by text: two customers who wrote "Thanks!" are two
     draws. A row judged again in a later session is stored again and counts twice, as it does
     in the store's report; within a session a changed verdict replaces the earlier one.
     """
-    names, digests = set(sources), set(files)
+    names, digests = set(named_only), set(files)
     return [
         c for c in corrections
         if c.spot_check and c.model_version == model_version and c.confidence is not None
@@ -228,15 +235,16 @@ def refit(name: str, existing: Channel | None, source: str, digest: str | None, 
 
     A clear error when the pooled verdicts are still too few to fit (nothing is saved then).
     """
-    sources, files = {source}, {digest} - {None}
+    sources, files, named = {source}, {digest} - {None}, set() if digest is not None else {source}
     pooled_before = existing is not None and existing.model_version == model_version
     if pooled_before:
         sources.update(existing.sources)
         files.update(existing.files)
-    pooled = channel_verdicts(corrections, sources, model_version, files)
+        named.update(existing.named_only)
+    pooled = channel_verdicts(corrections, model_version, files, named)
     mistakes = sum(c.final_label != c.predicted_label for c in pooled)
     if len(pooled) < MIN_VERDICTS or mistakes < MIN_MISTAKES:
-        count = file_count(sources, files)
+        count = len(files) + len(named)
         restarted = (f" (its earlier files were for model v{existing.model_version}, so this file starts it again)"
                      if existing is not None and not pooled_before else "")
         raise DataError(
@@ -246,4 +254,4 @@ def refit(name: str, existing: Channel | None, source: str, digest: str | None, 
         )
     calibration = calibrate([c.scores or {} for c in pooled], [c.final_label for c in pooled], [c.predicted_label or "" for c in pooled])
     return Channel(name, calibration.temperature, calibration.threshold, calibration.verdicts, model_version, saved_at,
-                   tuple(sorted(sources)), tuple(sorted(files)))
+                   tuple(sorted(sources)), tuple(sorted(files)), tuple(sorted(named)))

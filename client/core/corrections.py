@@ -284,7 +284,7 @@ def _upgrade(db: sqlite3.Connection, version: int) -> tuple[str, ...]:
         columns = {row[1] for row in db.execute("PRAGMA table_info(corrections)")}
         if not columns:
             return _SCHEMA
-        version = 2 if "spot_check" in columns else 1  # the columns each version added (see _MIGRATIONS)
+        version = 3 if "source_digest" in columns else 2 if "spot_check" in columns else 1  # the columns each version added (see _MIGRATIONS)
     return tuple(statement for step in range(version + 1, SCHEMA_VERSION + 1) for statement in _MIGRATIONS[step])
 
 

@@ -83,6 +83,7 @@ class BatchController(QObject):
         self._spot_rank: dict[int, int] = {}  # id(BatchResult) -> position in the draw
         self.spot_population = 0  # classified rows when the sample was drawn
         self.calibration: SourceCalibration | None = None
+        self._calibrated_stats: SessionStats | None = None  # the file's figures as calibrated, while a calibration is applied
         self.channel_pending = False  # Save as channel asked, its fit not back yet
         self.calibration_version: str | None = None  # the model version it was fitted for: other rows stay as served
         self.calibration_source = ""  # where it came from, in words: "this file's spot check" or "the channel X"
@@ -124,6 +125,7 @@ class BatchController(QObject):
         self.spot_model.clear()
         self._spot_rank, self.spot_population = {}, 0
         self.calibration, self.calibration_version, self.calibration_source, self._served = None, None, "", {}
+        self._calibrated_stats = None
         logger.info("opened %s: %d rows, %d skipped", path.name, len(read.rows), len(read.errors))
         self._set_state(IDLE)
         emit(self.loaded, self.run)
@@ -167,6 +169,8 @@ class BatchController(QObject):
         self.services.count_predictions([r.prediction for r in added], [r.flagged for r in added])
         for result in added:
             self._calibrate(result)
+            if self._calibrated_stats is not None:
+                self._calibrated_stats.add_prediction(result.prediction, result.flagged)
         self.model.add_results(added)
         self.queue_model.add_results([r for r in added if r.flagged])
         throughput = self._throughput
@@ -259,12 +263,9 @@ class BatchController(QObject):
         keep counting what the model sent."""
         if self.run is None:
             return SessionStats()
-        if self.calibration is None:
+        if self.calibration is None or self._calibrated_stats is None:
             return self.run.stats
-        stats = SessionStats()
-        for result in self.run.results:
-            stats.add_prediction(result.prediction, result.flagged)
-        return stats
+        return self._calibrated_stats
 
     def can_calibrate(self) -> bool:
         report = self.spot_report()
@@ -341,8 +342,10 @@ class BatchController(QObject):
     def _apply_calibration(self, calibration: SourceCalibration, version: str, source: str) -> None:
         assert self.run is not None
         self.calibration, self.calibration_version, self.calibration_source = calibration, version, source
+        self._calibrated_stats = SessionStats()  # kept up to date as rows come (_chunk_done), not rebuilt each time
         for result in self.run.results:
             self._calibrate(result)
+            self._calibrated_stats.add_prediction(result.prediction, result.flagged)
         self.model.resort()
         self.spot_model.resort()
         self.queue_model.clear()

@@ -87,7 +87,11 @@ class Services(QObject):
         emit(self.settings_changed)
 
     def shutdown(self) -> bool:
-        return self.pool.shutdown() and self.corrections.pool.shutdown()
+        """Stop both pools, the corrections writer too even when the other pool ran late: the
+        last verdicts must reach the disk. True when both ended in time."""
+        others = self.pool.shutdown()
+        corrections = self.corrections.pool.shutdown()
+        return others and corrections
 
     # ------------------------------------------------------------------ statistics
 

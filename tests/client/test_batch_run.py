@@ -75,3 +75,15 @@ def test_a_file_is_known_by_its_bytes_not_its_name(tmp_path: Path, monkeypatch: 
     with pytest.raises(DataError, match="could not be read again") as error:
         open_file(tuesday)
     assert "still there" in error.value.hint
+    monkeypatch.undo()
+
+    def written_meanwhile(path: Path, *args: object):  # noqa: ANN202 - a tool still writing the export
+        read = load_file(path, *args)
+        with open(path, "a", encoding="utf-8") as more:
+            more.write("another row\n")
+        return read
+
+    monkeypatch.setattr(batch, "load_file", written_meanwhile)
+    with pytest.raises(DataError, match="changed while it was being read") as error:
+        open_file(tuesday)
+    assert "open it again" in error.value.hint

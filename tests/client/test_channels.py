@@ -133,9 +133,10 @@ def test_every_spot_check_with_scores_of_the_channels_files_and_version_counts()
     ]
     older = spot_verdict("saved before fingerprints were kept", "mon.csv", True, digest=None)  # matched by its name
     files = [digest_of("mon.csv"), digest_of("tue.csv")]
-    assert channel_verdicts([first, *left_out, second, older, same_text_other_file], ["mon.csv", "tue.csv"], "3", files) == [
-        first, second, older, same_text_other_file]
-    assert channel_verdicts([first, older], ["mon.csv"], "3") == [older]  # a channel saved before: names only
+    everything = [first, *left_out, second, older, same_text_other_file]
+    assert channel_verdicts(everything, "3", files, named_only=["mon.csv"]) == [first, second, older, same_text_other_file]
+    assert channel_verdicts(everything, "3", files) == [first, second, same_text_other_file]  # saved since: by fingerprint only
+    assert channel_verdicts([first, older], "3", [], ["mon.csv"]) == [older]  # a channel saved before fingerprints: names only
 
 
 def test_a_new_channel_is_fitted_on_its_file_and_grows_with_each_files_spot_check() -> None:
@@ -173,7 +174,7 @@ def test_an_older_file_is_read_and_saving_writes_the_sources_and_files(tmp_path:
     if version == 2:
         old["sources"] = ["forum.csv"]
     path.write_text(json.dumps({"format": version, "channels": [old]}), encoding="utf-8")
-    assert load_channels(path) == {"Forums": Channel("Forums", 1.7, 0.6, 100, "3", "t0", tuple(old.get("sources", ())), ())}
+    assert load_channels(path) == {"Forums": Channel("Forums", 1.7, 0.6, 100, "3", "t0", tuple(old.get("sources", ())), (), tuple(old.get("sources", ())))}
     save_channel(path, Channel("Tweets", 3.0, 0.3, 90, "3", "t1", ("mon.csv", "tue.csv"), ("a" * 16, "b" * 16)))
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["format"] == 3 and data["channels"][1]["sources"] == ["mon.csv", "tue.csv"] and data["channels"][1]["files"] == ["a" * 16, "b" * 16]
@@ -192,9 +193,23 @@ def test_two_files_of_one_name_are_two_files() -> None:
     next_day = a_day("export.csv", 30, 3, digest="3" * 16)
     grown = refit("Tweets", tweets, "export.csv", "3" * 16, "3", [*store, *next_day], "t2")  # the same name the next day: one more file
     assert grown.verdicts == 90 and grown.sources == ("export.csv",) and grown.file_count == 2
+    before_fingerprints = a_day("export.csv", 70, 2, digest=None)  # another team's export.csv, judged by an older app
+    assert refit("Forums", None, "export.csv", forums_export, "3", [*store, *before_fingerprints], "t3").verdicts == 60
 
 
-@pytest.mark.parametrize(("field", "value"), [("sources", "mon.csv"), ("sources", [""]), ("sources", [3]), ("sources", None), ("files", "ab"), ("files", [""]), ("files", None)])
+def test_a_channel_saved_before_fingerprints_keeps_its_files_verdicts_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "channels.json"
+    old = {"name": "Tweets", "temperature": 2.0, "threshold": 0.5, "verdicts": 60, "model_version": "3", "saved_at": "t0", "sources": ["mon.csv"]}
+    path.write_text(json.dumps({"format": 2, "channels": [old]}), encoding="utf-8")
+    monday = a_day("mon.csv", 60, 4, digest=None)  # saved by the app before fingerprints
+    store = [*monday, *a_day("tue.csv", 30, 3), *a_day("wed.csv", 40, 2, digest=None)]
+    grown = grow_channel(path, "Tweets", "tue.csv", digest_of("tue.csv"), "3", lambda: store, "t1")
+    assert (grown.verdicts, grown.named_only, grown.files, grown.file_count) == (90, ("mon.csv",), (digest_of("tue.csv"),), 2)
+    assert load_channels(path)["Tweets"].named_only == ("mon.csv",)  # format 3 keeps which files match by name
+
+
+@pytest.mark.parametrize(("field", "value"), [("sources", "mon.csv"), ("sources", [""]), ("sources", [3]), ("sources", None), ("files", "ab"), ("files", [""]),
+                                            ("files", None), ("named_only", "mon.csv"), ("named_only", [4])])
 def test_hand_edited_files_that_are_not_file_names_or_fingerprints_are_refused(tmp_path: Path, field: str, value: object) -> None:
     path = tmp_path / "channels.json"
     save_channel(path, channel())

@@ -334,6 +334,28 @@ def test_a_first_schema_store_whose_version_was_lost_is_upgraded_too(tmp_path: P
     assert [(c.text, c.spot_check) for c in store.all()] == [("the export hangs", False), ("add a dark mode", True)]
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_later_schema_store_whose_version_was_lost_opens_and_keeps_its_rows(tmp_path: Path, version: int) -> None:
+    """``sqlite3 .dump`` (or ``.recover``) keeps the columns, not ``user_version``: the columns say the version."""
+    db = tmp_path / "restored.sqlite3"
+    with sqlite3.connect(db) as raw:
+        raw.execute(SCHEMA_V1)
+        raw.execute("ALTER TABLE corrections ADD COLUMN spot_check INTEGER NOT NULL DEFAULT 0")
+        raw.execute("ALTER TABLE corrections ADD COLUMN needs_review INTEGER")
+        raw.execute("ALTER TABLE corrections ADD COLUMN scores TEXT")
+        if version == 3:
+            raw.execute("ALTER TABLE corrections ADD COLUMN source_digest TEXT")
+        raw.execute("INSERT INTO corrections (text, final_label, kind, created_at, spot_check) VALUES ('the export hangs', 'bug', 'correction', '2026-01-02', 1)")
+    raw.close()
+    store = CorrectionsStore(db)
+    store.add(Correction("add a dark mode", "feature_request", source="export.csv", source_digest="0123456789abcdef"))
+    assert [(c.text, c.spot_check, c.source_digest) for c in store.all()] == [
+        ("the export hangs", True, None), ("add a dark mode", False, "0123456789abcdef")]
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    raw.close()
+
+
 def test_spot_check_marks_and_scores_survive_the_store_an_export_and_an_import(tmp_path: Path) -> None:
     store = CorrectionsStore(tmp_path / "c.sqlite3")
     scores = {"bug": 0.061, "complaint": 0.9, "other": 0.039}

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from drive import open_and_run, write_csv
+from drive import drop_file, open_and_run, write_csv
 from PySide6.QtCore import Qt
 
 from client.core.batch import file_digest
@@ -280,3 +280,39 @@ def test_a_saved_channel_calibrates_the_next_file_of_its_model_version_only(qtbo
     assert "calibrated by the channel Forums (100 spot-check verdicts, temperature 1.70" in batch.spot_report.text()
     totals = batch.summary.totals.text()
     assert "scores calibrated by the channel Forums" in totals and f"{sum(r.flagged for r in controller.run.results) / ROWS:.0%} need review" in totals
+
+
+def test_rows_classified_after_a_calibration_join_the_calibrated_summary(qtbot, make_window, server, key_file: Path, tmp_path: Path, channels: Path) -> None:
+    """Cancel a run midway, calibrate the file by a channel, resume: the rows that come later are
+    calibrated as they come, and the Summary counts every row as the table shows it."""
+    urls = server["urls"]
+    window = make_window(urls["inference"], urls["management"], key_file, chunk_size=8)
+    controller, batch = window.batch_controller, window.batch
+    window.tabs.setCurrentWidget(batch)
+    with qtbot.waitSignal(controller.loaded, timeout=20000):
+        drop_file(batch, write_csv(tmp_path / "big.csv", 200))
+    with qtbot.waitSignal(controller.progressed, timeout=30000):
+        qtbot.mouseClick(batch.run_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(controller.state_changed, timeout=30000, check_params_cb=lambda state: state == "cancelled"):
+        qtbot.mouseClick(batch.cancel_button, Qt.MouseButton.LeftButton)
+    kept = controller.model.rowCount()
+    assert 0 < kept < 200
+    version = controller.run.results[0].prediction.model_version
+    save_channel(channels, Channel("Forums", 2.2, 0.7, 100, version, "2026-11-30T00:00:00+00:00"))
+    batch.reload_channels()
+    with qtbot.waitSignal(controller.calibrated, timeout=10000):
+        qtbot.mouseClick(batch.use_channel_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(controller.state_changed, timeout=60000, check_params_cb=lambda state: state == "finished"):
+        qtbot.mouseClick(batch.resume_button, Qt.MouseButton.LeftButton)
+
+    results = controller.run.results
+    assert len(results) == 200
+    for result in results:  # the rows before the channel and after it alike
+        served = controller.served(result)
+        assert result.prediction.confidence == pytest.approx(rescale(served.scores, 2.2)[served.label])
+        assert result.flagged == (result.prediction.confidence < 0.7)
+    totals = batch.summary.totals.text()
+    assert totals.startswith("200 classified") and "scores calibrated by the channel Forums" in totals
+    assert f"mean confidence {sum(r.prediction.confidence for r in results) / 200:.2f}" in totals
+    assert f"{sum(r.flagged for r in results) / 200:.0%} need review" in totals
+    assert sum(batch.summary.histogram.counts()) == 200

@@ -133,11 +133,12 @@ def test_spot_check_of_a_channel_pools_its_files_and_says_what_saving_again_woul
 
     pooled = [*day("mon.csv", 40), *day("tue.csv", 30)]
     store.add_many([*pooled, *day("forum.csv", 60), *day("wed.csv", 20, version="2")])
-    save_channel(channels, Channel("Complaint tweets", 2.5, 0.4, 60, "3", "2026-11-30T01:00:00+00:00", ("mon.csv", "tue.csv", "wed.csv")))
+    files = ("mon.csv", "tue.csv", "wed.csv")  # saved before fingerprints were kept, as the verdicts above: matched by name
+    save_channel(channels, Channel("Complaint tweets", 2.5, 0.4, 60, "3", "2026-11-30T01:00:00+00:00", files, (), files))
     assert main(["corrections", "spot-check", "--channel", "Complaint tweets"]) == 0
     out = capsys.readouterr().out
     expected = calibrate([sure] * len(pooled), [c.final_label for c in pooled], ["bug"] * len(pooled))
-    assert out.startswith("Complaint tweets, model v3: mon.csv, tue.csv, wed.csv\n") and SECRET not in out
+    assert out.startswith("Complaint tweets, model v3: mon.csv, tue.csv, wed.csv (3 files)\n") and SECRET not in out
     assert "Saved 2026-11-30T01:00:00+00:00: temperature 2.50, a row needs review below 0.40, fitted on 60 verdicts." in out
     assert "46 of 70 right" in out  # the two files' verdicts for v3; Wednesday's were for v2, the forum is another channel
     assert f"Saved again now, on these 70 verdicts: temperature {expected.temperature:.2f}, review below {expected.threshold:.2f}." in out
@@ -174,6 +175,8 @@ def test_spot_check_of_a_channel_counts_its_own_file_of_a_shared_name_only(
     assert main(["corrections", "spot-check", "--channel", "Exports", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
     assert (row["checked"], row["right"], row["sources"], row["files"]) == (30, 20, ["export.csv"], [ours])
+    assert main(["corrections", "spot-check", "--channel", "Exports"]) == 0
+    assert capsys.readouterr().out.startswith("Exports, model v3: export.csv (1 file)\n")
 
 
 def test_spot_check_skips_the_fit_for_scores_without_the_labels_it_reads(store: CorrectionsStore, capsys: pytest.CaptureFixture[str]) -> None:

@@ -112,17 +112,19 @@ def _channel_report(name: str, corrections: list[Correction], as_json: bool) -> 
         known = ", ".join(channels) or "none yet"
         raise DataError(f"no channel named {name!r} in {path} (saved: {known})", "give the name as the app shows it, or set FEEDBACK_CHANNELS")
     channel = channels[name]
-    pooled = channel_verdicts(corrections, channel.sources, channel.model_version, channel.files)
+    pooled = channel_verdicts(corrections, channel.model_version, channel.files, channel.named_only)
     report, fit = report_of(pooled), _calibration(pooled)
     if as_json:
         print(json.dumps({
-            "channel": name, "model_version": channel.model_version, "sources": list(channel.sources), "files": list(channel.files), "checked": report.checked,
+            "channel": name, "model_version": channel.model_version, "sources": list(channel.sources), "files": list(channel.files), "named_only": list(channel.named_only), "checked": report.checked,
             "right": report.right, "accuracy": round(report.accuracy, 4) if report.checked else None, "calibration": report.calibration,
             "saved": {"temperature": channel.temperature, "review_threshold": channel.threshold, "verdicts": channel.verdicts, "saved_at": channel.saved_at},
             "refit": {"temperature": round(fit.temperature, 4), "review_threshold": round(fit.threshold, 4), "verdicts": fit.verdicts} if fit else None,
         }))
         return 0
-    files = ", ".join(channel.sources) or "files not named (saved before channels kept them)"
+    count = channel.file_count
+    files = (f"{', '.join(channel.sources)} ({count} file{'s' if count != 1 else ''})" if channel.sources
+             else "files not named (saved before channels kept them)")
     print(f"{name}, model v{channel.model_version}: {files}")
     print(f"  Saved {channel.saved_at}: temperature {channel.temperature:.2f}, a row needs review below {channel.threshold:.2f}, "
           f"fitted on {channel.verdicts} verdicts.")
