@@ -22,6 +22,7 @@ from client.core.spot_check import draw as spot_draw
 
 pytestmark = pytest.mark.server
 ROWS = 12
+ROWS_BIG = 400  # as test_batch.py cancels midway: enough chunks that a cancel lands before the end
 
 
 @pytest.fixture
@@ -290,13 +291,13 @@ def test_rows_classified_after_a_calibration_join_the_calibrated_summary(qtbot, 
     controller, batch = window.batch_controller, window.batch
     window.tabs.setCurrentWidget(batch)
     with qtbot.waitSignal(controller.loaded, timeout=20000):
-        drop_file(batch, write_csv(tmp_path / "big.csv", 200))
+        drop_file(batch, write_csv(tmp_path / "big.csv", ROWS_BIG))
     with qtbot.waitSignal(controller.progressed, timeout=30000):
         qtbot.mouseClick(batch.run_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(controller.state_changed, timeout=30000, check_params_cb=lambda state: state == "cancelled"):
         qtbot.mouseClick(batch.cancel_button, Qt.MouseButton.LeftButton)
     kept = controller.model.rowCount()
-    assert 0 < kept < 200
+    assert 0 < kept < ROWS_BIG
     version = controller.run.results[0].prediction.model_version
     save_channel(channels, Channel("Forums", 2.2, 0.7, 100, version, "2026-11-30T00:00:00+00:00"))
     batch.reload_channels()
@@ -306,13 +307,13 @@ def test_rows_classified_after_a_calibration_join_the_calibrated_summary(qtbot, 
         qtbot.mouseClick(batch.resume_button, Qt.MouseButton.LeftButton)
 
     results = controller.run.results
-    assert len(results) == 200
+    assert len(results) == ROWS_BIG
     for result in results:  # the rows before the channel and after it alike
         served = controller.served(result)
         assert result.prediction.confidence == pytest.approx(rescale(served.scores, 2.2)[served.label])
         assert result.flagged == (result.prediction.confidence < 0.7)
     totals = batch.summary.totals.text()
-    assert totals.startswith("200 classified") and "scores calibrated by the channel Forums" in totals
-    assert f"mean confidence {sum(r.prediction.confidence for r in results) / 200:.2f}" in totals
-    assert f"{sum(r.flagged for r in results) / 200:.0%} need review" in totals
-    assert sum(batch.summary.histogram.counts()) == 200
+    assert totals.startswith(f"{ROWS_BIG} classified") and "scores calibrated by the channel Forums" in totals
+    assert f"mean confidence {sum(r.prediction.confidence for r in results) / ROWS_BIG:.2f}" in totals
+    assert f"{sum(r.flagged for r in results) / ROWS_BIG:.0%} need review" in totals
+    assert sum(batch.summary.histogram.counts()) == ROWS_BIG
