@@ -10,7 +10,6 @@ the *set* of finished rows: a run interrupted by the server keeps what it finish
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -60,22 +59,23 @@ def file_digest(path: Path) -> str:
 
 
 def open_file(path: Path, text_column: str | None = None, id_column: str | None = None) -> tuple[ReadResult, str]:
-    """``load_file`` and the file's digest, for one background task. The file is read twice
-    (rows, then bytes); one that changed in between (a tool still writing it) is refused, so a
-    fingerprint always names the bytes whose rows were classified."""
+    """``load_file`` and the file's digest, for one background task. The bytes are fingerprinted
+    before and after the rows are read; a file that changed in between (a tool still writing it,
+    or another copied over it) is refused, so a fingerprint always names the bytes whose rows
+    were classified. Sizes and modification times would miss a copy of the same size and time
+    (``cp -p``, ``rsync -a``) and a rewrite within a coarse clock tick (FAT, some shares)."""
     try:
-        before: os.stat_result | None = os.stat(path)
+        before: str | None = file_digest(path)
     except OSError:
         before = None  # load_file says what is wrong with it
     read = load_file(path, text_column, id_column)
     try:
-        digest = file_digest(path)
-        after = os.stat(path)
+        after = file_digest(path)
     except OSError as exc:
         raise DataError(f"{path}: the file could not be read again ({exc.strerror or exc})", "check that it is still there, then open it again") from None
-    if before is None or (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+    if before != after:
         raise DataError(f"{path}: the file changed while it was being read", "wait until whatever writes it has finished, then open it again")
-    return read, digest
+    return read, after
 
 
 @dataclass

@@ -78,6 +78,21 @@ class Channel:
         """How many files it is fitted on: files of one name count apart, by fingerprint."""
         return len(self.files) + len(self.named_only)
 
+    @property
+    def files_text(self) -> str:
+        return files_text(len(self.files), len(self.named_only))
+
+
+def files_text(files: int, named_only: int) -> str:
+    """The files a channel is fitted on, in words. Those saved before fingerprints are counted
+    apart: one of them may be the same file as one known by fingerprint (a channel saved
+    before, saved again from the same file), which nothing can tell."""
+    known = f"{files} file{'s' if files != 1 else ''}"
+    if not named_only:
+        return known
+    older = f"{named_only} file{'s' if named_only != 1 else ''} saved before fingerprints (by name)"
+    return f"{known} and {older}" if files else older
+
 
 def channel_name(text: str) -> str:
     """A channel's name as typed, trimmed; a clear error when it cannot be one."""
@@ -244,11 +259,10 @@ def refit(name: str, existing: Channel | None, source: str, digest: str | None, 
     pooled = channel_verdicts(corrections, model_version, files, named)
     mistakes = sum(c.final_label != c.predicted_label for c in pooled)
     if len(pooled) < MIN_VERDICTS or mistakes < MIN_MISTAKES:
-        count = len(files) + len(named)
         restarted = (f" (its earlier files were for model v{existing.model_version}, so this file starts it again)"
                      if existing is not None and not pooled_before else "")
         raise DataError(
-            f"{name} has {len(pooled)} spot-check verdicts with {mistakes} mistakes from {count} file{'s' if count != 1 else ''} for model v{model_version}{restarted}; "
+            f"{name} has {len(pooled)} spot-check verdicts with {mistakes} mistakes from {files_text(len(files), len(named))} for model v{model_version}{restarted}; "
             f"a channel is fitted on at least {MIN_VERDICTS} verdicts with {MIN_MISTAKES} mistakes",
             "give more verdicts in this file's spot check (draw a larger sample if it is all judged), then save again",
         )

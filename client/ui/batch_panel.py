@@ -267,7 +267,7 @@ class BatchPanel(QWidget):
 
     def _channel_saved(self, channel: Channel, applied: bool) -> None:
         self.reload_channels(select=channel.name)
-        files = f"{channel.file_count} file{'s' if channel.file_count != 1 else ''}"
+        files = channel.files_text
         now = ("this file is calibrated by it" if applied
                else "the file open now was not changed (another file was opened meanwhile): choose the channel and press Use channel")
         self.note.setText(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,15 @@ def test_a_file_is_known_by_its_bytes_not_its_name(tmp_path: Path, monkeypatch: 
     with pytest.raises(DataError, match="changed while it was being read") as error:
         open_file(tuesday)
     assert "open it again" in error.value.hint
+
+    def copied_over_meanwhile(path: Path, *args: object):  # noqa: ANN202 - `cp -p` of a file of the same size and time
+        read = load_file(path, *args)
+        stat = path.stat()
+        path.write_text(path.read_text(encoding="utf-8").upper(), encoding="utf-8")
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+        return read
+
+    monkeypatch.setattr(batch, "load_file", copied_over_meanwhile)
+    with pytest.raises(DataError, match="changed while it was being read"):
+        open_file(tuesday)

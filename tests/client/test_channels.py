@@ -205,6 +205,8 @@ def test_a_channel_saved_before_fingerprints_keeps_its_files_verdicts_by_name(tm
     store = [*monday, *a_day("tue.csv", 30, 3), *a_day("wed.csv", 40, 2, digest=None)]
     grown = grow_channel(path, "Tweets", "tue.csv", digest_of("tue.csv"), "3", lambda: store, "t1")
     assert (grown.verdicts, grown.named_only, grown.files, grown.file_count) == (90, ("mon.csv",), (digest_of("tue.csv"),), 2)
+    assert grown.files_text == "1 file and 1 file saved before fingerprints (by name)"
+    assert Channel("Old", 2.0, 0.5, 60, "3", "t0", ("a.csv", "b.csv"), (), ("a.csv", "b.csv")).files_text == "2 files saved before fingerprints (by name)"
     assert load_channels(path)["Tweets"].named_only == ("mon.csv",)  # format 3 keeps which files match by name
 
 

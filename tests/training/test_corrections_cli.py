@@ -138,7 +138,7 @@ def test_spot_check_of_a_channel_pools_its_files_and_says_what_saving_again_woul
     assert main(["corrections", "spot-check", "--channel", "Complaint tweets"]) == 0
     out = capsys.readouterr().out
     expected = calibrate([sure] * len(pooled), [c.final_label for c in pooled], ["bug"] * len(pooled))
-    assert out.startswith("Complaint tweets, model v3: mon.csv, tue.csv, wed.csv (3 files)\n") and SECRET not in out
+    assert out.startswith("Complaint tweets, model v3: mon.csv, tue.csv, wed.csv (3 files saved before fingerprints (by name))\n") and SECRET not in out
     assert "Saved 2026-11-30T01:00:00+00:00: temperature 2.50, a row needs review below 0.40, fitted on 60 verdicts." in out
     assert "46 of 70 right" in out  # the two files' verdicts for v3; Wednesday's were for v2, the forum is another channel
     assert f"Saved again now, on these 70 verdicts: temperature {expected.temperature:.2f}, review below {expected.threshold:.2f}." in out

@@ -122,9 +122,7 @@ def _channel_report(name: str, corrections: list[Correction], as_json: bool) -> 
             "refit": {"temperature": round(fit.temperature, 4), "review_threshold": round(fit.threshold, 4), "verdicts": fit.verdicts} if fit else None,
         }))
         return 0
-    count = channel.file_count
-    files = (f"{', '.join(channel.sources)} ({count} file{'s' if count != 1 else ''})" if channel.sources
-             else "files not named (saved before channels kept them)")
+    files = f"{', '.join(channel.sources)} ({channel.files_text})" if channel.sources else "files not named (saved before channels kept them)"
     print(f"{name}, model v{channel.model_version}: {files}")
     print(f"  Saved {channel.saved_at}: temperature {channel.temperature:.2f}, a row needs review below {channel.threshold:.2f}, "
           f"fitted on {channel.verdicts} verdicts.")
